@@ -1,0 +1,1 @@
+//! Sample Orders API routes (filled in by the verifier work).

@@ -1,0 +1,139 @@
+//! Password hashing with argon2id on the blocking pool, with bounded concurrency and a
+//! bounded wait queue: past it a login gets a fast 503 instead of a collapsing server.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use tokio::sync::Semaphore;
+
+use crate::domain::Password;
+
+/// OWASP's argon2id floor: m = 19 MiB, t = 2, p = 1.
+pub fn params() -> Params {
+    Params::new(19_456, 2, 1, None).unwrap_or_default()
+}
+
+fn argon2() -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params())
+}
+
+/// Hash synchronously (the command line, and inside the pool).
+pub fn hash_now(password: &str) -> Result<String, String> {
+    argon2()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// Verify synchronously; an unparsable stored hash simply does not match.
+pub fn verify_now(password: &str, stored: &str) -> bool {
+    match PasswordHash::new(stored) {
+        Ok(h) => argon2().verify_password(password.as_bytes(), &h).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// True when the stored hash was made with other (older) parameters: rehash on login.
+pub fn needs_rehash(stored: &str) -> bool {
+    let Ok(h) = PasswordHash::new(stored) else {
+        return true;
+    };
+    if h.algorithm.as_str() != "argon2id" {
+        return true;
+    }
+    match Params::try_from(&h) {
+        Ok(p) => {
+            let want = params();
+            p.m_cost() < want.m_cost() || p.t_cost() < want.t_cost() || p.p_cost() != want.p_cost()
+        }
+        Err(_) => true,
+    }
+}
+
+/// The hashing pool is full: answer 503 with Retry-After.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("password hashing is saturated")]
+pub struct Busy;
+
+#[derive(Clone)]
+pub struct Hasher {
+    permits: Arc<Semaphore>,
+    inflight: Arc<AtomicUsize>,
+    concurrency: usize,
+    queue: usize,
+    /// A real hash of a random password: unknown e-mails are verified against it so they
+    /// cost the same time as known ones (no enumeration by timing).
+    dummy: Arc<String>,
+}
+
+/// Decrements the in-flight count even if the future is dropped.
+struct Inflight<'a>(&'a AtomicUsize);
+impl Drop for Inflight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Hasher {
+    pub fn new(concurrency: usize, queue: usize) -> Self {
+        let dummy = hash_now(&crate::crypto::random_token()).unwrap_or_default();
+        Self {
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            inflight: Arc::new(AtomicUsize::new(0)),
+            concurrency: concurrency.max(1),
+            queue,
+            dummy: Arc::new(dummy),
+        }
+    }
+
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, Busy> {
+        // Admission: `concurrency` hashes run, at most `queue` more wait; the rest are refused.
+        if self.inflight.fetch_add(1, Ordering::AcqRel) >= self.concurrency + self.queue {
+            self.inflight.fetch_sub(1, Ordering::AcqRel);
+            return Err(Busy);
+        }
+        let _inflight = Inflight(&self.inflight);
+        let _permit = self.permits.acquire().await.map_err(|_| Busy)?;
+        tokio::task::spawn_blocking(f).await.map_err(|_| Busy)
+    }
+
+    pub async fn hash(&self, password: &Password) -> Result<Result<String, String>, Busy> {
+        let p = password.clone();
+        self.run(move || hash_now(p.expose())).await
+    }
+
+    /// Verify against `stored`, or against the dummy hash when there is no user.
+    pub async fn verify(&self, password: &Password, stored: Option<String>) -> Result<bool, Busy> {
+        let p = password.clone();
+        let known = stored.is_some();
+        let hash = stored.unwrap_or_else(|| self.dummy.as_ref().clone());
+        let ok = self.run(move || verify_now(p.expose(), &hash)).await?;
+        Ok(ok && known)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_argon2id_with_owasp_parameters() {
+        let h = hash_now("correct horse battery").unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(verify_now("correct horse battery", &h));
+        assert!(!verify_now("wrong", &h));
+        assert!(!needs_rehash(&h));
+    }
+
+    #[test]
+    fn weaker_hashes_are_upgraded() {
+        let weak = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8192, 1, 1, None).unwrap())
+            .hash_password(b"pw")
+            .unwrap()
+            .to_string();
+        assert!(needs_rehash(&weak));
+        assert!(verify_now("pw", &weak));
+    }
+}

@@ -1,0 +1,82 @@
+//! Prometheus metrics: requests and latency per route, plus process memory and CPU.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpResponse};
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new("portico_http_requests_total", "HTTP requests by route, method and status"),
+            &["route", "method", "status"],
+        )
+        .unwrap_or_else(|_| unreachable!("static metric definition"));
+        let latency = HistogramVec::new(
+            HistogramOpts::new("portico_http_request_duration_seconds", "HTTP request latency by route")
+                .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
+            &["route"],
+        )
+        .unwrap_or_else(|_| unreachable!("static metric definition"));
+        let _ = registry.register(Box::new(requests.clone()));
+        let _ = registry.register(Box::new(latency.clone()));
+        #[cfg(target_os = "linux")]
+        let _ = registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()));
+        Self {
+            registry,
+            requests,
+            latency,
+        }
+    }
+
+    pub fn render(&self) -> Vec<u8> {
+        let mut buf = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        buf
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Middleware: count and time every request under its route pattern (not its raw path,
+/// so label cardinality stays bounded).
+pub async fn track(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let start = Instant::now();
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().clone();
+    let res = next.call(req).await?;
+    if let Some(m) = metrics {
+        m.requests
+            .with_label_values(&[route.as_str(), method.as_str(), res.status().as_str()])
+            .inc();
+        m.latency
+            .with_label_values(&[route.as_str()])
+            .observe(start.elapsed().as_secs_f64());
+    }
+    Ok(res)
+}
+
+pub async fn endpoint(metrics: web::Data<Metrics>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(metrics.render())
+}

@@ -1,0 +1,107 @@
+//! RP-Initiated Logout 1.0: ends the SSO session of the client's connection and
+//! returns to a registered post_logout_redirect_uri with the state.
+
+use actix_web::{http::header, web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde_json::Value;
+
+use crate::config::Client;
+use crate::crypto::token_hash;
+use crate::login::pages::{error_page, html, Brand, LoggedOutPage};
+use crate::login::session;
+use crate::oidc::authorize::redirect_with;
+use crate::params::Params;
+use crate::startup::AppState;
+use crate::store::{self, audit};
+
+pub async fn logout(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    let s = &state.settings;
+    let mut p = Params::parse(req.query_string().as_bytes());
+    if req.method() == actix_web::http::Method::POST {
+        p = Params::parse(&body);
+    }
+    let one = |n: &str| p.one(n).ok().flatten().map(str::to_owned);
+    if ["id_token_hint", "post_logout_redirect_uri", "state", "client_id"].iter().any(|n| p.is_repeated(n)) {
+        return error_page(s, None, 400, "A logout parameter is repeated.");
+    }
+
+    // The hint names the client (its aud) and must be an ID token we issued.
+    let mut client: Option<&Client> = None;
+    let mut hinted_sub = None;
+    if let Some(hint) = one("id_token_hint") {
+        match state.keys.current().verify_id_token(&hint, s.issuer.as_str()) {
+            Ok(claims) => {
+                let aud = match claims.get("aud") {
+                    Some(Value::String(a)) => Some(a.clone()),
+                    Some(Value::Array(a)) => a.first().and_then(Value::as_str).map(str::to_owned),
+                    _ => None,
+                };
+                client = aud.as_deref().and_then(|a| s.client(a));
+                hinted_sub = claims.get("sub").and_then(Value::as_str).map(str::to_owned);
+            }
+            Err(_) => return error_page(s, None, 400, "The id_token_hint is not a valid ID token from this server."),
+        }
+    }
+    if let Some(cid) = one("client_id") {
+        match (client, s.client(&cid)) {
+            (Some(c), _) if c.client_id.as_str() != cid => {
+                return error_page(s, None, 400, "client_id does not match the id_token_hint.");
+            }
+            (None, Some(c)) => client = Some(c),
+            (None, None) => return error_page(s, None, 400, "This application is not registered."),
+            _ => {}
+        }
+    }
+    let redirect = match one("post_logout_redirect_uri") {
+        Some(uri) => match client {
+            Some(c) if c.post_logout_redirect_uris.iter().any(|r| r.as_str() == uri) => Some(uri),
+            Some(c) => return error_page(s, Some(c), 400, "The post_logout_redirect_uri is not registered for this application."),
+            None => return error_page(s, None, 400, "post_logout_redirect_uri needs an id_token_hint or client_id."),
+        },
+        None => None,
+    };
+
+    // End the session of the client's connection, or every session this browser holds.
+    let connections: Vec<String> = match client.and_then(|c| c.connection.as_ref()) {
+        Some(c) => vec![c.to_string()],
+        None => s.connections.iter().map(|c| c.name.to_string()).collect(),
+    };
+    let mut ended = Vec::new();
+    let mut removals = Vec::new();
+    for conn in &connections {
+        let name = session::session_cookie_name(conn);
+        if let Some(sid) = session::read(&req, &name) {
+            ended.push(token_hash(&sid));
+            removals.push(session::removal(name, s.issuer.is_https()));
+        }
+    }
+    let now = state.clock.now();
+    let cid = client.map(|c| c.client_id.to_string());
+    let res = state
+        .store
+        .write(move |tx| {
+            for h in &ended {
+                store::sessions::delete(tx, h)?;
+            }
+            audit::record(tx, &audit::Event { kind: "logout", user_id: hinted_sub.as_deref(), client_id: cid.as_deref(), ..Default::default() }, now)
+        })
+        .await;
+    if let Err(e) = res {
+        tracing::error!(error = %e, "logout failed");
+        return error_page(s, client, 500, "Something went wrong. Please try again.");
+    }
+
+    let mut out = match redirect {
+        Some(uri) => {
+            let st = one("state");
+            let params: Vec<(&str, &str)> = st.as_deref().map(|v| vec![("state", v)]).unwrap_or_default();
+            let location = if params.is_empty() { uri } else { redirect_with(&uri, &params) };
+            HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
+        }
+        None => html(200, LoggedOutPage { brand: Brand::of(client) }.render()),
+    };
+    for c in removals {
+        let _ = out.add_cookie(&c);
+    }
+    out
+}

@@ -1,0 +1,291 @@
+//! Post-login rules: Rhai scripts compiled once at start and run after every login and
+//! sign-up, in a sandbox with operation, depth, size and wall-clock limits. Any error
+//! fails closed (the login is denied).
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rhai::{Dynamic, Engine, EvalAltResult, Scope, AST};
+use serde::Serialize;
+
+/// Claims a rule may not set: the registered ones the server owns (interface.md, Rules),
+/// plus those whose forgery would let a rule impersonate another identity or client.
+pub const PROTECTED_CLAIMS: &[&str] = &[
+    "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "nonce",
+    "auth_time", "at_hash", "roles", "azp", "typ", "email", "email_verified", "sid",
+];
+
+/// Wall-clock bound per rule, enforced through the engine's progress callback.
+pub const RULE_TIME_LIMIT: Duration = Duration::from_millis(200);
+const MAX_OPERATIONS: u64 = 200_000;
+const DENY_MARKER: &str = "\u{0}portico-deny";
+
+thread_local! {
+    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+fn engine() -> Engine {
+    let mut e = Engine::new();
+    e.set_max_operations(MAX_OPERATIONS)
+        .set_max_call_levels(32)
+        .set_max_expr_depths(64, 32)
+        .set_max_string_size(16 * 1024)
+        .set_max_array_size(1024)
+        .set_max_map_size(1024)
+        .set_max_variables(256)
+        .set_max_functions(64);
+    e.disable_symbol("eval");
+    e.on_print(|s| tracing::info!(target: "portico::rules", "{s}"));
+    e.on_debug(|s, src, pos| tracing::debug!(target: "portico::rules", ?src, %pos, "{s}"));
+    e.on_progress(|_ops| {
+        let late = DEADLINE.with(|d| d.get().is_some_and(|t| Instant::now() > t));
+        late.then(|| Dynamic::from("time limit exceeded"))
+    });
+    e.register_type_with_name::<RuleApi>("Api")
+        .register_fn("add_role", RuleApi::add_role)
+        .register_fn("remove_role", RuleApi::remove_role)
+        .register_fn("set_access_token_claim", RuleApi::set_access_claim)
+        .register_fn("set_id_token_claim", RuleApi::set_id_claim)
+        .register_fn("deny", RuleApi::deny);
+    e
+}
+
+/// One rule, parsed.
+#[derive(Clone)]
+pub struct CompiledRule {
+    pub name: String,
+    ast: AST,
+}
+
+impl std::fmt::Debug for CompiledRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledRule").field("name", &self.name).finish()
+    }
+}
+
+impl CompiledRule {
+    /// The error names the line and position (rhai's ParseError display).
+    pub fn compile(name: &str, source: &str) -> Result<Self, String> {
+        let ast = engine().compile(source).map_err(|e| e.to_string())?;
+        Ok(Self {
+            name: name.to_owned(),
+            ast,
+        })
+    }
+}
+
+/// What a rule sees (interface.md, Rules).
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleEvent {
+    pub user: EventUser,
+    pub client: EventClient,
+    pub connection: EventConnection,
+    pub signup: bool,
+    pub request: EventRequest,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventUser {
+    pub id: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub connection: String,
+    pub roles: Vec<String>,
+    pub logins_count: i64,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventClient {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventConnection {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRequest {
+    pub ip: String,
+    pub query: BTreeMap<String, String>,
+}
+
+/// The result of all rules for one login.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    /// The user's roles after the rules ran.
+    pub roles: Vec<String>,
+    pub roles_changed: bool,
+    pub access_token_claims: serde_json::Map<String, serde_json::Value>,
+    pub id_token_claims: serde_json::Map<String, serde_json::Value>,
+    /// `api.deny(reason)` was called: the client gets access_denied.
+    pub denied: Option<String>,
+}
+
+/// A rule failed (error, limit, refused claim): the login is denied, the reason logged.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("rule \"{rule}\" failed: {reason}")]
+pub struct RuleFailure {
+    pub rule: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Default)]
+struct Effects {
+    roles: Vec<String>,
+    access: serde_json::Map<String, serde_json::Value>,
+    id: serde_json::Map<String, serde_json::Value>,
+    denied: Option<String>,
+}
+
+/// The `api` object given to scripts. Cloning shares the effects.
+#[derive(Clone)]
+pub struct RuleApi(Arc<Mutex<Effects>>);
+
+type RhaiResult = Result<(), Box<EvalAltResult>>;
+
+fn rule_error(msg: String) -> Box<EvalAltResult> {
+    msg.into()
+}
+
+impl RuleApi {
+    fn with<T>(&self, f: impl FnOnce(&mut Effects) -> T) -> T {
+        let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut g)
+    }
+
+    fn add_role(api: &mut RuleApi, role: &str) -> RhaiResult {
+        if !crate::domain::valid_role(role) {
+            return Err(rule_error(format!("invalid role name \"{role}\"")));
+        }
+        api.with(|e| {
+            if !e.roles.iter().any(|r| r == role) {
+                e.roles.push(role.to_owned());
+            }
+        });
+        Ok(())
+    }
+
+    fn remove_role(api: &mut RuleApi, role: &str) -> RhaiResult {
+        api.with(|e| e.roles.retain(|r| r != role));
+        Ok(())
+    }
+
+    fn claim(name: &str, value: Dynamic) -> Result<serde_json::Value, Box<EvalAltResult>> {
+        if PROTECTED_CLAIMS.contains(&name) {
+            return Err(rule_error(format!("claim \"{name}\" is registered and cannot be set by a rule")));
+        }
+        if name.is_empty() || name.len() > 128 {
+            return Err(rule_error("claim names must be 1-128 characters".into()));
+        }
+        rhai::serde::from_dynamic::<serde_json::Value>(&value)
+            .map_err(|e| rule_error(format!("claim \"{name}\": value cannot become JSON: {e}")))
+    }
+
+    fn set_access_claim(api: &mut RuleApi, name: &str, value: Dynamic) -> RhaiResult {
+        let v = Self::claim(name, value)?;
+        api.with(|e| e.access.insert(name.to_owned(), v));
+        Ok(())
+    }
+
+    fn set_id_claim(api: &mut RuleApi, name: &str, value: Dynamic) -> RhaiResult {
+        let v = Self::claim(name, value)?;
+        api.with(|e| e.id.insert(name.to_owned(), v));
+        Ok(())
+    }
+
+    fn deny(api: &mut RuleApi, reason: &str) -> RhaiResult {
+        let reason: String = reason.chars().take(200).collect();
+        api.with(|e| e.denied = Some(reason));
+        // Unwind the script at once; `run` recognises the marker as a denial.
+        Err(rule_error(DENY_MARKER.into()))
+    }
+}
+
+/// All rules in file order, with the sandboxed engine that runs them.
+#[derive(Clone)]
+pub struct RuleSet {
+    rules: Arc<Vec<CompiledRule>>,
+    engine: Arc<Engine>,
+}
+
+impl std::fmt::Debug for RuleSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.rules.iter().map(|r| &r.name)).finish()
+    }
+}
+
+impl RuleSet {
+    pub fn new(rules: Vec<CompiledRule>) -> Self {
+        Self {
+            rules: Arc::new(rules),
+            engine: Arc::new(engine()),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().map(|r| r.name.as_str())
+    }
+
+    /// Run every rule in order. CPU-bound: call from a blocking thread.
+    pub fn run(&self, event: &RuleEvent) -> Result<Outcome, RuleFailure> {
+        let effects = RuleApi(Arc::new(Mutex::new(Effects {
+            roles: event.user.roles.clone(),
+            ..Effects::default()
+        })));
+        let before = event.user.roles.clone();
+        let mut event = event.clone();
+        for rule in self.rules.iter() {
+            // Each rule sees the roles as the rules before it left them.
+            event.user.roles = effects.with(|e| e.roles.clone());
+            let fail = |reason: String| RuleFailure {
+                rule: rule.name.clone(),
+                reason,
+            };
+            let event_dyn = rhai::serde::to_dynamic(&event).map_err(|e| fail(e.to_string()))?;
+            let mut scope = Scope::new();
+            scope.push_constant("event", event_dyn);
+            scope.push("api", effects.clone());
+            DEADLINE.with(|d| d.set(Some(Instant::now() + RULE_TIME_LIMIT)));
+            let result = self.engine.run_ast_with_scope(&mut scope, &rule.ast);
+            DEADLINE.with(|d| d.set(None));
+            if let Err(err) = result {
+                if effects.with(|e| e.denied.is_some()) {
+                    break;
+                }
+                return Err(fail(describe(&err)));
+            }
+            if effects.with(|e| e.denied.is_some()) {
+                break;
+            }
+        }
+        let e = effects.with(std::mem::take);
+        let as_set = |v: &[String]| v.iter().cloned().collect::<std::collections::BTreeSet<_>>();
+        let roles_changed = as_set(&e.roles) != as_set(&before);
+        Ok(Outcome {
+            roles_changed,
+            roles: e.roles,
+            access_token_claims: e.access,
+            id_token_claims: e.id,
+            denied: e.denied,
+        })
+    }
+}
+
+fn describe(err: &EvalAltResult) -> String {
+    match err {
+        EvalAltResult::ErrorTerminated(v, pos) => format!("{} ({pos})", v),
+        EvalAltResult::ErrorTooManyOperations(pos) => format!("operation limit exceeded ({pos})"),
+        EvalAltResult::ErrorStackOverflow(pos) => format!("call depth limit exceeded ({pos})"),
+        EvalAltResult::ErrorDataTooLarge(what, pos) => format!("{what} exceeds its size limit ({pos})"),
+        other => other.to_string(),
+    }
+}

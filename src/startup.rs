@@ -1,0 +1,225 @@
+//! Application::build: opens the store, loads the keys, binds (port 0 in tests) and
+//! wires the routes. Shared state travels as `web::Data`, never as globals.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, DefaultHeaders};
+use actix_web::{http::header, web, App, HttpResponse, HttpServer};
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::login::password::Hasher;
+use crate::login::throttle::IpLimiter;
+use crate::metrics::Metrics;
+use crate::store::Store;
+use crate::tokens::{KeyRing, Keys};
+use crate::{login, metrics, oidc, playground, static_files, store, tokens};
+
+/// Everything a handler needs.
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    pub keys: Keys,
+    pub clock: Clock,
+    pub hasher: Hasher,
+    pub ip_limiter: IpLimiter,
+    pub discovery: bytes::Bytes,
+}
+
+impl AppState {
+    /// How long a retired key stays published: the longest lifetime of a token it signed.
+    pub fn publish_for(&self) -> i64 {
+        publish_for(&self.settings)
+    }
+}
+
+fn publish_for(s: &Settings) -> i64 {
+    s.tokens.access_token_ttl.max(s.tokens.id_token_ttl)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Keys(#[from] tokens::KeyError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+/// Open the store and the key ring (also used by the command line).
+pub fn open_store(settings: &Settings) -> Result<Store, store::StoreError> {
+    Store::open(&settings.data_dir, settings.durability)
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        Self::build_with_clock(settings, Clock::default()).await
+    }
+
+    pub async fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartError> {
+        let settings = Arc::new(settings);
+        let now = clock.now();
+        let s = settings.clone();
+        let (store, ring, hasher) = tokio::task::spawn_blocking(move || -> Result<_, StartError> {
+            let store = open_store(&s)?;
+            let stored = tokens::ensure_active_key(&mut *store.conn()?, s.tokens.signing_alg, now)?;
+            let ring = KeyRing::build(&stored, now, publish_for(&s))?;
+            let hasher = Hasher::new(s.login.hash_concurrency, s.login.hash_queue);
+            Ok((store, ring, hasher))
+        })
+        .await
+        .map_err(|e| StartError::Store(store::StoreError::Join(e.to_string())))??;
+
+        let state = web::Data::new(AppState {
+            discovery: oidc::discovery::document(&settings),
+            ip_limiter: IpLimiter::new(settings.login.max_failures_per_ip, settings.login.failure_window),
+            settings: settings.clone(),
+            store,
+            keys: Keys::new(ring),
+            clock,
+            hasher,
+        });
+        let listener = TcpListener::bind(&settings.listen).map_err(|source| StartError::Bind {
+            addr: settings.listen.clone(),
+            source,
+        })?;
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+        let server = run(listener, state.clone())?;
+        Ok(Self { port, server, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serve until stopped, with the housekeeping task beside it.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
+        let res = self.server.await;
+        housekeeping.abort();
+        res
+    }
+}
+
+/// Every minute: purge what expired and pick up keys rotated from the command line.
+async fn housekeeping(state: web::Data<AppState>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        if let Err(e) = run_housekeeping(&state).await {
+            tracing::warn!(error = %e, "housekeeping failed");
+        }
+    }
+}
+
+pub async fn run_housekeeping(state: &AppState) -> Result<(), StartError> {
+    let now = state.clock.now();
+    let publish_for = state.publish_for();
+    let stored = state
+        .store
+        .run(move |c| {
+            store::purge_expired(c, now)?;
+            store::keys::delete_retired_before(c, now - publish_for)?;
+            store::keys::all(c)
+        })
+        .await?;
+    if state.keys.reload(&stored, now, publish_for)? {
+        tracing::info!("signing keys reloaded");
+    }
+    state.ip_limiter.forget_old(now);
+    Ok(())
+}
+
+fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, StartError> {
+    let metrics = web::Data::new(Metrics::new());
+    let https = state.settings.issuer.is_https();
+    let server = HttpServer::new(move || {
+        let mut headers = DefaultHeaders::new()
+            .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .add((header::REFERRER_POLICY, "no-referrer"))
+            .add((header::X_FRAME_OPTIONS, "DENY"))
+            .add((header::CONTENT_SECURITY_POLICY, login::pages::CSP))
+            .add((header::CACHE_CONTROL, "no-store"));
+        if https {
+            headers = headers.add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"));
+        }
+        let mut app = App::new()
+            .wrap(headers)
+            .wrap(from_fn(metrics::track))
+            .app_data(state.clone())
+            .app_data(metrics.clone())
+            .app_data(web::PayloadConfig::new(64 * 1024))
+            .app_data(web::FormConfig::default().limit(64 * 1024))
+            .route("/.well-known/openid-configuration", web::get().to(oidc::discovery::openid_configuration))
+            .route("/.well-known/oauth-authorization-server", web::get().to(oidc::discovery::openid_configuration))
+            .route("/.well-known/jwks.json", web::get().to(oidc::jwks::jwks))
+            .route("/authorize", web::get().to(oidc::authorize::get))
+            .route("/authorize", web::post().to(oidc::authorize::post))
+            .route("/login", web::get().to(login::pages::login_page))
+            .route("/login", web::post().to(login::pages::login_submit))
+            .route("/signup", web::get().to(login::pages::signup_page))
+            .route("/signup", web::post().to(login::pages::signup_submit))
+            .route("/token", web::post().to(oidc::token::token))
+            .route("/userinfo", web::get().to(oidc::userinfo::userinfo))
+            .route("/userinfo", web::post().to(oidc::userinfo::userinfo))
+            .route("/revoke", web::post().to(oidc::revoke::revoke))
+            .route("/introspect", web::post().to(oidc::introspect::introspect))
+            .route("/logout", web::get().to(oidc::logout::logout))
+            .route("/logout", web::post().to(oidc::logout::logout))
+            .route("/healthz", web::get().to(healthz))
+            .route("/metrics", web::get().to(metrics::endpoint))
+            .route("/static/{path:.*}", web::get().to(static_files::serve))
+            .route("/branding/{client}", web::get().to(static_files::brand_css))
+            .route("/", web::get().to(home));
+        if state.settings.playground.enabled {
+            app = app.configure(playground::configure);
+        }
+        app.default_service(web::to(not_found))
+    })
+    .listen(listener)
+    .map_err(|source| StartError::Bind {
+        addr: "listener".into(),
+        source,
+    })?
+    .shutdown_timeout(5)
+    .run();
+    Ok(server)
+}
+
+async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    if state.store.ping().await {
+        HttpResponse::Ok().content_type("text/plain").body("ok")
+    } else {
+        HttpResponse::ServiceUnavailable().content_type("text/plain").body("database unavailable")
+    }
+}
+
+async fn home(state: web::Data<AppState>) -> HttpResponse {
+    if state.settings.playground.enabled {
+        return HttpResponse::Found()
+            .insert_header((header::LOCATION, "/playground"))
+            .finish();
+    }
+    HttpResponse::Ok().content_type("text/plain").body(format!(
+        "Portico OpenID Provider. Discovery: {}\n",
+        state.settings.issuer.join("/.well-known/openid-configuration")
+    ))
+}
+
+async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound().json(serde_json::json!({"error": "not_found", "error_description": "no such endpoint"}))
+}

@@ -1,0 +1,51 @@
+//! Single-sign-on sessions, keyed by the SHA-256 of the cookie value.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::{Conn, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user_id: String,
+    pub connection: String,
+    pub auth_time: i64,
+}
+
+pub fn create(
+    conn: &Conn,
+    id_hash: &str,
+    user_id: &str,
+    connection: &str,
+    auth_time: i64,
+    expires_at: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO sessions (id_hash, user_id, connection, auth_time, created_at, expires_at) \
+         VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
+    )?
+    .execute(params![id_hash, user_id, connection, auth_time, expires_at])?;
+    Ok(())
+}
+
+/// A live session of that connection, or none.
+pub fn get(conn: &Conn, id_hash: &str, connection: &str, now: i64) -> Result<Option<Session>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT user_id, connection, auth_time FROM sessions \
+             WHERE id_hash = ?1 AND connection = ?2 AND expires_at > ?3",
+        )?
+        .query_row(params![id_hash, connection, now], |r| {
+            Ok(Session {
+                user_id: r.get(0)?,
+                connection: r.get(1)?,
+                auth_time: r.get(2)?,
+            })
+        })
+        .optional()?)
+}
+
+pub fn delete(conn: &Conn, id_hash: &str) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM sessions WHERE id_hash = ?1")?
+        .execute([id_hash])?;
+    Ok(())
+}

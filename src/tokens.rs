@@ -1,0 +1,353 @@
+//! Signing keys and JWTs: key generation and rotation, the prebuilt JWKS document,
+//! signing with the active key and verifying our own tokens.
+//!
+//! Keys are parsed once into signers and verifiers when the ring is built; the hot path
+//! only serialises claims and signs. The JOSE header of each key is prebuilt too.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use josekit::jwk::alg::ed::EdCurve;
+use josekit::jwk::{Jwk, KeyPair};
+use josekit::jws::{JwsSigner, JwsVerifier, EdDSA, ES256, RS256};
+use serde_json::{Map, Value};
+
+use crate::config::SigningAlg;
+use crate::crypto::b64url;
+use crate::store::keys::StoredKey;
+use crate::store::{self, Conn, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("key error: {0}")]
+    Jose(#[from] josekit::JoseError),
+    #[error("stored key {kid} has unsupported algorithm {alg}")]
+    UnknownAlg { kid: String, alg: String },
+    #[error("cannot serialise claims: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("no signing key")]
+    NoActiveKey,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why one of our tokens was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("malformed token")]
+    Malformed,
+    #[error("unsupported token type or algorithm")]
+    Unsupported,
+    #[error("unknown signing key")]
+    UnknownKey,
+    #[error("bad signature")]
+    BadSignature,
+    #[error("token expired")]
+    Expired,
+    #[error("token issued by another issuer")]
+    WrongIssuer,
+}
+
+fn parse_key_pair(alg: SigningAlg, pem: &[u8]) -> Result<Box<dyn KeyPair>, josekit::JoseError> {
+    Ok(match alg {
+        SigningAlg::Es256 => Box::new(ES256.key_pair_from_pem(pem)?),
+        SigningAlg::Rs256 => Box::new(RS256.key_pair_from_pem(pem)?),
+        SigningAlg::EdDsa => Box::new(EdDSA.key_pair_from_pem(pem)?),
+    })
+}
+
+/// A new private key for `alg`, with a random kid.
+pub fn generate(alg: SigningAlg, now: i64) -> Result<StoredKey, KeyError> {
+    let pem = match alg {
+        SigningAlg::Es256 => ES256.generate_key_pair()?.to_pem_private_key(),
+        SigningAlg::Rs256 => RS256.generate_key_pair(2048)?.to_pem_private_key(),
+        SigningAlg::EdDsa => EdDSA.generate_key_pair(EdCurve::Ed25519)?.to_pem_private_key(),
+    };
+    Ok(StoredKey {
+        kid: crate::crypto::random_id(""),
+        alg: alg.as_str().to_owned(),
+        private_pem: String::from_utf8_lossy(&pem).into_owned(),
+        created_at: now,
+        retired_at: None,
+    })
+}
+
+/// Make sure an active key of the configured algorithm exists (first start, or the
+/// algorithm changed in the configuration). Returns the stored keys.
+pub fn ensure_active_key(conn: &mut Conn, alg: SigningAlg, now: i64) -> Result<Vec<StoredKey>, KeyError> {
+    let keys = store::keys::all(conn)?;
+    let active_ok = keys
+        .iter()
+        .any(|k| k.retired_at.is_none() && k.alg == alg.as_str());
+    if !active_ok {
+        let key = generate(alg, now)?;
+        store::write_tx(conn, |tx| store::keys::activate(tx, &key, now))?;
+        return Ok(store::keys::all(conn)?);
+    }
+    Ok(keys)
+}
+
+/// `portico keys rotate`: a new active key; the old one stays published.
+pub fn rotate(conn: &mut Conn, alg: SigningAlg, now: i64) -> Result<StoredKey, KeyError> {
+    let key = generate(alg, now)?;
+    store::write_tx(conn, |tx| store::keys::activate(tx, &key, now))?;
+    Ok(key)
+}
+
+struct ActiveKey {
+    kid: String,
+    signer: Box<dyn JwsSigner>,
+    /// base64url of the JOSE header for `typ: at+jwt` and for `typ: JWT`.
+    at_header: String,
+    jwt_header: String,
+}
+
+struct PublicKey {
+    alg: SigningAlg,
+    verifier: Box<dyn JwsVerifier>,
+}
+
+/// The keys in force: one signs, all unexpired ones verify and are published.
+pub struct KeyRing {
+    active: ActiveKey,
+    verifiers: HashMap<String, PublicKey>,
+    jwks: bytes::Bytes,
+    fingerprint: Vec<(String, Option<i64>)>,
+}
+
+impl KeyRing {
+    /// `publish_for`: how long a retired key stays in JWKS (the longest token lifetime).
+    pub fn build(stored: &[StoredKey], now: i64, publish_for: i64) -> Result<Self, KeyError> {
+        let mut verifiers = HashMap::new();
+        let mut jwks = Vec::new();
+        let mut active = None;
+        for k in stored {
+            if k.retired_at.is_some_and(|r| r + publish_for < now) {
+                continue;
+            }
+            let alg = SigningAlg::parse(&k.alg).ok_or_else(|| KeyError::UnknownAlg {
+                kid: k.kid.clone(),
+                alg: k.alg.clone(),
+            })?;
+            let pair = parse_key_pair(alg, k.private_pem.as_bytes())?;
+            let mut public: Jwk = pair.to_jwk_public_key();
+            public.set_key_id(&k.kid);
+            public.set_algorithm(alg.as_str());
+            public.set_key_use("sig");
+            let verifier: Box<dyn JwsVerifier> = match alg {
+                SigningAlg::Es256 => Box::new(ES256.verifier_from_jwk(&public)?),
+                SigningAlg::Rs256 => Box::new(RS256.verifier_from_jwk(&public)?),
+                SigningAlg::EdDsa => Box::new(EdDSA.verifier_from_jwk(&public)?),
+            };
+            if k.retired_at.is_none() {
+                let pem = k.private_pem.as_bytes();
+                let signer: Box<dyn JwsSigner> = match alg {
+                    SigningAlg::Es256 => Box::new(ES256.signer_from_pem(pem)?),
+                    SigningAlg::Rs256 => Box::new(RS256.signer_from_pem(pem)?),
+                    SigningAlg::EdDsa => Box::new(EdDSA.signer_from_pem(pem)?),
+                };
+                let header = |typ: &str| {
+                    b64url(
+                        serde_json::json!({"alg": alg.as_str(), "typ": typ, "kid": k.kid})
+                            .to_string()
+                            .as_bytes(),
+                    )
+                };
+                active = Some(ActiveKey {
+                    kid: k.kid.clone(),
+                    at_header: header("at+jwt"),
+                    jwt_header: header("JWT"),
+                    signer,
+                });
+            }
+            jwks.push(Value::Object(public.as_ref().clone()));
+            verifiers.insert(k.kid.clone(), PublicKey { alg, verifier });
+        }
+        let active = active.ok_or(KeyError::NoActiveKey)?;
+        // Newest first: clients that take the first key get the active one.
+        jwks.reverse();
+        let jwks = serde_json::to_vec(&serde_json::json!({ "keys": jwks }))
+            .map_err(KeyError::Json)?;
+        Ok(Self {
+            active,
+            verifiers,
+            jwks: jwks.into(),
+            fingerprint: stored.iter().map(|k| (k.kid.clone(), k.retired_at)).collect(),
+        })
+    }
+
+    pub fn active_kid(&self) -> &str {
+        &self.active.kid
+    }
+
+    pub fn jwks(&self) -> bytes::Bytes {
+        self.jwks.clone()
+    }
+
+    pub fn published_kids(&self) -> impl Iterator<Item = &str> {
+        self.verifiers.keys().map(String::as_str)
+    }
+
+    /// Sign claims as an RFC 9068 access token (`typ: at+jwt`).
+    pub fn sign_access_token(&self, claims: &Map<String, Value>) -> Result<String, KeyError> {
+        self.sign(&self.active.at_header, claims)
+    }
+
+    /// Sign claims as an ID token (`typ: JWT`).
+    pub fn sign_id_token(&self, claims: &Map<String, Value>) -> Result<String, KeyError> {
+        self.sign(&self.active.jwt_header, claims)
+    }
+
+    fn sign(&self, header_b64: &str, claims: &Map<String, Value>) -> Result<String, KeyError> {
+        let payload = serde_json::to_vec(claims)
+            .map_err(KeyError::Json)?;
+        let mut out = String::with_capacity(header_b64.len() + payload.len() * 4 / 3 + 120);
+        out.push_str(header_b64);
+        out.push('.');
+        base64::Engine::encode_string(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &payload, &mut out);
+        let sig = self.active.signer.sign(out.as_bytes())?;
+        out.push('.');
+        base64::Engine::encode_string(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &sig, &mut out);
+        Ok(out)
+    }
+
+    /// Verify one of our own access tokens: header typ at+jwt, a known kid whose key's
+    /// algorithm equals the header's (never `none`, never HMAC), the signature, the
+    /// issuer and expiry. Returns the claims.
+    pub fn verify_access_token(&self, token: &str, issuer: &str, now: i64) -> Result<Map<String, Value>, TokenError> {
+        let (signed, sig_b64) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
+        let (header_b64, payload_b64) = signed.split_once('.').ok_or(TokenError::Malformed)?;
+        let decode = |s: &str| {
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, s)
+                .map_err(|_| TokenError::Malformed)
+        };
+        let header: Map<String, Value> =
+            serde_json::from_slice(&decode(header_b64)?).map_err(|_| TokenError::Malformed)?;
+        let typ = header.get("typ").and_then(Value::as_str).unwrap_or("");
+        if !typ.eq_ignore_ascii_case("at+jwt") && !typ.eq_ignore_ascii_case("application/at+jwt") {
+            return Err(TokenError::Unsupported);
+        }
+        let kid = header.get("kid").and_then(Value::as_str).ok_or(TokenError::UnknownKey)?;
+        let key = self.verifiers.get(kid).ok_or(TokenError::UnknownKey)?;
+        let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
+        if alg != key.alg.as_str() {
+            return Err(TokenError::Unsupported);
+        }
+        key.verifier
+            .verify(signed.as_bytes(), &decode(sig_b64)?)
+            .map_err(|_| TokenError::BadSignature)?;
+        let claims: Map<String, Value> =
+            serde_json::from_slice(&decode(payload_b64)?).map_err(|_| TokenError::Malformed)?;
+        if claims.get("iss").and_then(Value::as_str) != Some(issuer) {
+            return Err(TokenError::WrongIssuer);
+        }
+        match claims.get("exp").and_then(Value::as_i64) {
+            Some(exp) if exp > now => Ok(claims),
+            Some(_) => Err(TokenError::Expired),
+            None => Err(TokenError::Malformed),
+        }
+    }
+
+    /// Verify an ID token we issued (for `id_token_hint`); expiry is not checked
+    /// (OpenID RP-Initiated Logout 1.0 allows an expired hint).
+    pub fn verify_id_token(&self, token: &str, issuer: &str) -> Result<Map<String, Value>, TokenError> {
+        let (signed, sig_b64) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
+        let (header_b64, payload_b64) = signed.split_once('.').ok_or(TokenError::Malformed)?;
+        let decode = |s: &str| {
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, s)
+                .map_err(|_| TokenError::Malformed)
+        };
+        let header: Map<String, Value> =
+            serde_json::from_slice(&decode(header_b64)?).map_err(|_| TokenError::Malformed)?;
+        let kid = header.get("kid").and_then(Value::as_str).ok_or(TokenError::UnknownKey)?;
+        let key = self.verifiers.get(kid).ok_or(TokenError::UnknownKey)?;
+        if header.get("alg").and_then(Value::as_str) != Some(key.alg.as_str()) {
+            return Err(TokenError::Unsupported);
+        }
+        key.verifier
+            .verify(signed.as_bytes(), &decode(sig_b64)?)
+            .map_err(|_| TokenError::BadSignature)?;
+        let claims: Map<String, Value> =
+            serde_json::from_slice(&decode(payload_b64)?).map_err(|_| TokenError::Malformed)?;
+        if claims.get("iss").and_then(Value::as_str) != Some(issuer) {
+            return Err(TokenError::WrongIssuer);
+        }
+        Ok(claims)
+    }
+}
+
+/// The shared, swappable key ring: the server reloads it when `keys rotate` ran.
+#[derive(Clone)]
+pub struct Keys(Arc<RwLock<Arc<KeyRing>>>);
+
+impl Keys {
+    pub fn new(ring: KeyRing) -> Self {
+        Self(Arc::new(RwLock::new(Arc::new(ring))))
+    }
+
+    pub fn current(&self) -> Arc<KeyRing> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Rebuild from the store if the stored keys changed; true if they did.
+    pub fn reload(&self, stored: &[StoredKey], now: i64, publish_for: i64) -> Result<bool, KeyError> {
+        let fp: Vec<(String, Option<i64>)> = stored.iter().map(|k| (k.kid.clone(), k.retired_at)).collect();
+        let cur = self.current();
+        let still_published = stored
+            .iter()
+            .filter(|k| !k.retired_at.is_some_and(|r| r + publish_for < now))
+            .count();
+        if cur.fingerprint == fp && still_published == cur.verifiers.len() {
+            return Ok(false);
+        }
+        let ring = KeyRing::build(stored, now, publish_for)?;
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ring);
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring(alg: SigningAlg) -> KeyRing {
+        KeyRing::build(&[generate(alg, 0).unwrap()], 0, 3600).unwrap()
+    }
+
+    #[test]
+    fn every_algorithm_signs_and_verifies() {
+        for alg in [SigningAlg::Es256, SigningAlg::Rs256, SigningAlg::EdDsa] {
+            let r = ring(alg);
+            let mut c = Map::new();
+            c.insert("iss".into(), "https://id.test".into());
+            c.insert("exp".into(), 100.into());
+            let t = r.sign_access_token(&c).unwrap();
+            assert_eq!(r.verify_access_token(&t, "https://id.test", 50).unwrap()["exp"], 100);
+            assert_eq!(r.verify_access_token(&t, "https://id.test", 100), Err(TokenError::Expired));
+            assert_eq!(r.verify_access_token(&t, "https://other", 50), Err(TokenError::WrongIssuer));
+            // An ID token is not an access token.
+            let id = r.sign_id_token(&c).unwrap();
+            assert_eq!(r.verify_access_token(&id, "https://id.test", 50), Err(TokenError::Unsupported));
+        }
+    }
+
+    #[test]
+    fn jwks_has_public_members_only() {
+        let r = ring(SigningAlg::Es256);
+        let jwks: Value = serde_json::from_slice(&r.jwks()).unwrap();
+        let k = &jwks["keys"][0];
+        assert_eq!(k["kid"], r.active_kid());
+        assert_eq!(k["alg"], "ES256");
+        assert_eq!(k["use"], "sig");
+        assert!(k.get("d").is_none());
+    }
+
+    #[test]
+    fn retired_keys_leave_jwks_after_their_tokens_expired() {
+        let old = StoredKey { retired_at: Some(100), ..generate(SigningAlg::Es256, 0).unwrap() };
+        let new = generate(SigningAlg::Es256, 100).unwrap();
+        let keys = [old.clone(), new.clone()];
+        assert_eq!(KeyRing::build(&keys, 150, 3600).unwrap().verifiers.len(), 2);
+        assert_eq!(KeyRing::build(&keys, 100 + 3601, 3600).unwrap().verifiers.len(), 1);
+    }
+}
