@@ -67,6 +67,15 @@ impl Application {
     }
 
     pub async fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartError> {
+        let listener = TcpListener::bind(&settings.listen).map_err(|source| StartError::Bind {
+            addr: settings.listen.clone(),
+            source,
+        })?;
+        Self::build_on(settings, clock, listener).await
+    }
+
+    /// Serve on a listener bound by the caller (tests bind port 0 first to learn the issuer URL).
+    pub async fn build_on(settings: Settings, clock: Clock, listener: TcpListener) -> Result<Self, StartError> {
         let settings = Arc::new(settings);
         let now = clock.now();
         let s = settings.clone();
@@ -89,10 +98,6 @@ impl Application {
             clock,
             hasher,
         });
-        let listener = TcpListener::bind(&settings.listen).map_err(|source| StartError::Bind {
-            addr: settings.listen.clone(),
-            source,
-        })?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
         let server = run(listener, state.clone())?;
         Ok(Self { port, server, state })

@@ -97,20 +97,10 @@ impl Algorithm {
         }
     }
 
-    fn is_rsa(self) -> bool {
-        matches!(
-            self,
-            Algorithm::Rs256
-                | Algorithm::Rs384
-                | Algorithm::Rs512
-                | Algorithm::Ps256
-                | Algorithm::Ps384
-                | Algorithm::Ps512
-        )
-    }
-
     /// Builds the verifier for this algorithm from a public JWK. josekit itself refuses
-    /// a JWK whose `kty`, `crv`, `use` or `alg` does not fit the algorithm.
+    /// a JWK whose `kty`, `crv`, `use` or `alg` does not fit the algorithm, and RSA keys
+    /// shorter than 2048 bits (RFC 7518 section 3.3: "a key of size 2048 bits or larger
+    /// MUST be used").
     pub(crate) fn verifier_from_jwk(self, jwk: &Jwk) -> Result<Box<dyn JwsVerifier>, JoseError> {
         Ok(match self {
             Algorithm::Es256 => Box::new(jws::ES256.verifier_from_jwk(jwk)?),
@@ -124,25 +114,6 @@ impl Algorithm {
             Algorithm::Ps512 => Box::new(jws::PS512.verifier_from_jwk(jwk)?),
             Algorithm::EdDsa => Box::new(jws::EdDSA.verifier_from_jwk(jwk)?),
         })
-    }
-
-    /// RSA keys shorter than 2048 bits are refused (RFC 7518 section 3.3 and 3.5:
-    /// "a key of size 2048 bits or larger MUST be used").
-    pub(crate) fn key_strong_enough(self, jwk: &Jwk) -> bool {
-        if !self.is_rsa() {
-            return true;
-        }
-        let Some(serde_json::Value::String(n)) = jwk.parameter("n") else {
-            return false;
-        };
-        use base64::Engine as _;
-        match base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(n) {
-            Ok(bytes) => {
-                let significant = bytes.iter().skip_while(|b| **b == 0).count();
-                significant >= 256
-            }
-            Err(_) => false,
-        }
     }
 }
 

@@ -354,7 +354,7 @@ async fn fetch_json(
 ) -> Result<Map<String, Value>, DiscoveryError> {
     let request_error = |error: reqwest::Error| DiscoveryError::Request {
         url: url.to_owned(),
-        message: error.to_string(),
+        message: error_chain(&error),
     };
     let too_large = || DiscoveryError::TooLarge {
         url: url.to_owned(),
@@ -391,9 +391,22 @@ async fn fetch_json(
     })
 }
 
+/// reqwest's own message ("error sending request") hides the cause ("Connection
+/// refused"); operators need the whole chain.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
 /// Turns a JWKS (RFC 7517 section 5) into verifiers. Keys this verifier could never use
-/// (encryption keys, symmetric keys, algorithms not allowed, leaked private keys, weak
-/// RSA) are skipped with a log line, so one odd key does not take the others down.
+/// (encryption keys, symmetric keys, algorithms not allowed, leaked private keys, RSA
+/// under 2048 bits) are skipped with a log line, so one odd key does not take the others down.
 fn parse_jwks(
     issuer: &str,
     url: &str,
@@ -443,12 +456,9 @@ fn parse_key(entry: &Value, allowed: &[Algorithm]) -> Result<CachedKey, &'static
     if !allowed.contains(&alg) {
         return Err("alg not allowed by this verifier");
     }
-    if !alg.key_strong_enough(&jwk) {
-        return Err("RSA key shorter than 2048 bits");
-    }
     let verifier = alg
         .verifier_from_jwk(&jwk)
-        .map_err(|_| "key does not fit its algorithm")?;
+        .map_err(|_| "key does not fit its algorithm or is too short")?;
     Ok(CachedKey {
         kid: jwk.key_id().map(str::to_owned),
         alg,

@@ -283,6 +283,31 @@ async fn a_key_is_never_used_with_another_algorithm() {
 }
 
 #[actix_web::test]
+async fn a_token_without_kid_uses_the_only_key_for_its_algorithm() {
+    let ec = TestKey::es256("ec");
+    let ed = TestKey::eddsa("ed");
+    let issuer = FakeIssuer::start(&[&ec, &ed]);
+    let verifier = issuer.verifier(&TestClock::new());
+    let no_kid = |key: &TestKey| {
+        key.sign_with(
+            key.alg,
+            &json!({ "alg": key.alg, "typ": "at+jwt" }),
+            &claims(&issuer.url),
+        )
+    };
+    assert!(verifier.verify(&no_kid(&ec)).await.is_ok());
+
+    let second = TestKey::es256("ec2");
+    issuer.set_keys(&[&ec, &second, &ed]);
+    verifier.refresh().await.expect("refetch");
+    assert_eq!(
+        verifier.verify(&no_kid(&ec)).await,
+        Err(VerifyError::UnknownKey),
+        "ambiguous"
+    );
+}
+
+#[actix_web::test]
 async fn a_tampered_payload_is_refused() {
     let key = TestKey::es256("k1");
     let issuer = FakeIssuer::start(&[&key]);
@@ -449,17 +474,20 @@ async fn a_jwks_that_leaks_a_private_key_is_not_trusted_with_it() {
     assert_eq!(verifier.cached_key_count(&issuer.url), Some(0));
 }
 
+/// The modulus of a 1024-bit RSA key (josekit will not generate one).
+const WEAK_RSA_N: &str = "xw406pkW4FHqUvg4-A4osc8hOkGm3GhNrFNvpJYTwETmX9VrZYUZaw6MC4xOOgUho8VgNcRxeIXoDjsdSfBKBe_fNxPkayUxjNdOW-RGyie3MXUN2tBjr0kPgH-s2oaOQ6Bq1NFbuOm1vzSEe8_a6LX5Kq9-AWqjpyUeH-3kmX0";
+
 #[actix_web::test]
 async fn an_rsa_key_shorter_than_2048_bits_is_not_trusted() {
-    let weak = TestKey::rs256_bits("weak", 1024);
-    let issuer = FakeIssuer::start(&[&weak]);
+    let strong = TestKey::rs256("strong");
+    let issuer = FakeIssuer::start(&[]);
+    let weak = json!({ "kty": "RSA", "kid": "weak", "alg": "RS256", "use": "sig", "n": WEAK_RSA_N, "e": "AQAB" });
+    issuer.set_jwks(json!({ "keys": [weak, strong.public_jwk()] }));
     let verifier = issuer.verifier(&TestClock::new());
 
-    assert_eq!(
-        verifier.verify(&issuer.token(&weak)).await,
-        Err(VerifyError::UnknownKey)
-    );
-    assert_eq!(verifier.cached_key_count(&issuer.url), Some(0));
+    verifier.refresh().await.expect("fetch");
+    assert_eq!(verifier.cached_key_count(&issuer.url), Some(1));
+    assert!(verifier.verify(&issuer.token(&strong)).await.is_ok());
 }
 
 #[actix_web::test]

@@ -38,11 +38,7 @@ impl TestKey {
     }
 
     pub fn rs256(kid: &str) -> TestKey {
-        TestKey::rs256_bits(kid, 2048)
-    }
-
-    pub fn rs256_bits(kid: &str, bits: u32) -> TestKey {
-        let pair = jws::RS256.generate_key_pair(bits).expect("RSA key");
+        let pair = jws::RS256.generate_key_pair(2048).expect("RSA key");
         TestKey::from_pair(kid, "RS256", &*pair)
     }
 

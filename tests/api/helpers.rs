@@ -1,0 +1,390 @@
+//! spawn_app() and the helpers every test uses: a real server on port 0 with its own
+//! temporary SQLite file, and a cookie-keeping HTTP client that does not follow redirects.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+
+use actix_web::web;
+use portico::clock::Clock;
+use portico::config;
+use portico::startup::{AppState, Application};
+use reqwest::header::LOCATION;
+use tempfile::TempDir;
+
+/// The configuration every test server starts from; `{EXTRA}` takes per-test additions.
+pub const BASE_CONFIG: &str = r##"
+issuer = "{ISSUER}"
+listen = "127.0.0.1:0"
+data_dir = "{DATA}"
+
+[tokens]
+signing_alg = "{ALG}"
+access_token_ttl_secs = 900
+id_token_ttl_secs = 3600
+refresh_token_ttl_secs = 86400
+code_ttl_secs = 60
+
+[login]
+max_failures_per_ip = 1000
+
+[[connection]]
+name = "customers-db"
+signup = true
+password_min_length = 10
+
+[[connection]]
+name = "partners-db"
+signup = true
+password_min_length = 10
+
+[[connection]]
+name = "staff-db"
+signup = false
+
+[[api]]
+audience = "https://api.example.com"
+name = "Orders API"
+scopes = ["orders:read", "orders:write"]
+
+[[client]]
+client_id = "customers-web"
+name = "Acme for customers"
+type = "public"
+redirect_uris = ["http://localhost:3000/callback"]
+post_logout_redirect_uris = ["http://localhost:3000/"]
+connection = "customers-db"
+grant_types = ["authorization_code", "refresh_token"]
+audience = "https://api.example.com"
+[client.branding]
+title = "Acme customers"
+logo = "/static/brands/customers.svg"
+primary_color = "#1f6feb"
+stylesheet = "/static/brands/customers.css"
+signup_heading = "Sign up as a customer"
+
+[[client]]
+client_id = "partners-web"
+name = "Acme partner network"
+type = "public"
+redirect_uris = ["http://localhost:4000/callback"]
+post_logout_redirect_uris = ["http://localhost:4000/"]
+connection = "partners-db"
+grant_types = ["authorization_code", "refresh_token"]
+audience = "https://api.example.com"
+[client.branding]
+title = "Acme partner network"
+logo = "/static/brands/partners.svg"
+primary_color = "#7c3aed"
+signup_heading = "Sign up as a partner"
+
+[[client]]
+client_id = "customers-admin"
+name = "Customer admin console"
+type = "public"
+redirect_uris = ["http://localhost:3001/callback"]
+connection = "customers-db"
+grant_types = ["authorization_code"]
+
+[[client]]
+client_id = "staff-web"
+type = "public"
+redirect_uris = ["http://localhost:6000/callback"]
+connection = "staff-db"
+grant_types = ["authorization_code"]
+
+[[client]]
+client_id = "backend-app"
+name = "Back office"
+type = "confidential"
+client_secret = "backend-secret-0123456789"
+redirect_uris = ["http://localhost:5000/cb"]
+post_logout_redirect_uris = ["http://localhost:5000/bye"]
+connection = "customers-db"
+grant_types = ["authorization_code", "refresh_token"]
+audience = "https://api.example.com"
+
+[[client]]
+client_id = "orders-worker"
+type = "confidential"
+client_secret = "worker-secret-0123456789"
+grant_types = ["client_credentials"]
+audience = "https://api.example.com"
+
+{EXTRA}
+"##;
+
+pub const PASSWORD: &str = "a-long-unusual-passphrase";
+
+/// A browser: its own cookie jar, redirects not followed.
+#[derive(Clone)]
+pub struct Browser {
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+pub struct TestApp {
+    pub browser: Browser,
+    pub base: String,
+    pub port: u16,
+    pub state: web::Data<AppState>,
+    pub dir: PathBuf,
+    pub config_path: PathBuf,
+    _tmp: Option<TempDir>,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Browser;
+    fn deref(&self) -> &Browser {
+        &self.browser
+    }
+}
+
+pub fn new_http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with("").await
+}
+
+pub async fn spawn_app_with(extra: &str) -> TestApp {
+    spawn(extra, "ES256", None).await
+}
+
+/// Spawn with the config text, signing algorithm and (to test restarts) an existing data dir.
+pub async fn spawn(extra: &str, alg: &str, reuse: Option<TempDir>) -> TestApp {
+    let tmp = reuse.unwrap_or_else(|| tempfile::tempdir().unwrap());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let text = BASE_CONFIG
+        .replace("{ISSUER}", &base)
+        .replace("{DATA}", &tmp.path().join("data").display().to_string())
+        .replace("{ALG}", alg)
+        .replace("{EXTRA}", extra);
+    let config_path = tmp.path().join("portico.toml");
+    std::fs::write(&config_path, &text).unwrap();
+    let settings = config::parse(&text, &config_path, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let app = Application::build_on(settings, Clock::default(), listener).await.unwrap();
+    let state = app.state();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        browser: Browser { http: new_http(), base: base.clone() },
+        base,
+        port,
+        state,
+        dir: tmp.path().to_owned(),
+        config_path,
+        _tmp: Some(tmp),
+    }
+}
+
+impl TestApp {
+    /// A second browser with an empty cookie jar.
+    pub fn new_browser(&self) -> Browser {
+        Browser { http: new_http(), base: self.base.clone() }
+    }
+
+    pub fn now(&self) -> i64 {
+        self.state.clock.now()
+    }
+
+    /// Give up the temporary directory (to start another server on the same data).
+    pub fn into_dir(mut self) -> TempDir {
+        self._tmp.take().unwrap()
+    }
+
+    /// Audit event kinds recorded so far.
+    pub async fn audit_kinds(&self) -> Vec<String> {
+        self.state
+            .store
+            .run(|c| portico::store::audit::kinds_since(c, 0))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect()
+    }
+
+    /// Create a user directly in the store (what `portico users create` does).
+    pub async fn create_user(&self, connection: &str, email: &str, password: &str, roles: &[&str]) -> String {
+        let hash = portico::login::password::hash_now(password).unwrap();
+        let (c, e) = (connection.to_owned(), email.to_owned());
+        let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+        self.state
+            .store
+            .run(move |conn| portico::store::users::create(conn, &c, &e, &hash, &roles, 0))
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+    }
+}
+
+pub struct Pkce {
+    pub verifier: String,
+    pub challenge: String,
+}
+
+pub fn pkce() -> Pkce {
+    let verifier = portico::crypto::random_token();
+    let challenge = portico::crypto::b64url(&portico::crypto::sha256(verifier.as_bytes()));
+    Pkce { verifier, challenge }
+}
+
+pub fn redirect_of(client_id: &str) -> &'static str {
+    match client_id {
+        "customers-web" => "http://localhost:3000/callback",
+        "partners-web" => "http://localhost:4000/callback",
+        "customers-admin" => "http://localhost:3001/callback",
+        "staff-web" => "http://localhost:6000/callback",
+        "backend-app" => "http://localhost:5000/cb",
+        other => panic!("no redirect for {other}"),
+    }
+}
+
+/// A login transaction in progress: the page's hidden fields and the PKCE verifier.
+pub struct Flow {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub verifier: String,
+    pub tx: String,
+    pub csrf: String,
+    pub page: String,
+    pub page_url: String,
+}
+
+pub fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get(LOCATION)
+        .unwrap_or_else(|| panic!("no Location header (status {})", r.status()))
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The query parameters of a redirect.
+pub fn query_of(url: &str) -> std::collections::HashMap<String, String> {
+    let q = url.split_once('?').map(|(_, q)| q).unwrap_or("");
+    url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()
+}
+
+/// The value of a hidden input in a page.
+pub fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.find(&marker).unwrap_or_else(|| panic!("no {name} field in page:\n{page}")) + marker.len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+impl Browser {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{}", self.base, path) };
+        self.http.get(url).send().await.unwrap()
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http.post(format!("{}{}", self.base, path)).form(form).send().await.unwrap()
+    }
+
+    /// GET /authorize with PKCE and the standard parameters plus `extra`.
+    pub async fn authorize(&self, client_id: &str, pkce: &Pkce, extra: &[(&str, &str)]) -> reqwest::Response {
+        let mut q: Vec<(&str, &str)> = vec![
+            ("client_id", client_id),
+            ("redirect_uri", redirect_of(client_id)),
+            ("response_type", "code"),
+            ("scope", "openid email offline_access orders:read"),
+            ("state", "st-123"),
+            ("nonce", "n-456"),
+            ("code_challenge", &pkce.challenge),
+            ("code_challenge_method", "S256"),
+        ];
+        q.extend_from_slice(extra);
+        let qs = serde_urlencoded::to_string(&q).unwrap();
+        self.get(&format!("/authorize?{qs}")).await
+    }
+
+    /// Start a login: /authorize, then the page it sends us to.
+    pub async fn begin(&self, client_id: &str, extra: &[(&str, &str)]) -> Flow {
+        let p = pkce();
+        let r = self.authorize(client_id, &p, extra).await;
+        assert_eq!(r.status(), 303, "authorize should send us to the page");
+        let page_url = location(&r);
+        assert!(page_url.starts_with("/login?tx=") || page_url.starts_with("/signup?tx="), "{page_url}");
+        let page = self.get(&page_url).await.text().await.unwrap();
+        Flow {
+            client_id: client_id.to_owned(),
+            redirect_uri: redirect_of(client_id).to_owned(),
+            verifier: p.verifier,
+            tx: hidden(&page, "tx"),
+            csrf: hidden(&page, "csrf"),
+            page,
+            page_url,
+        }
+    }
+
+    pub async fn submit(&self, path: &str, f: &Flow, email: &str, password: &str) -> reqwest::Response {
+        self.post_form(path, &[("tx", &f.tx), ("csrf", &f.csrf), ("email", email), ("password", password)]).await
+    }
+
+    pub async fn login(&self, f: &Flow, email: &str, password: &str) -> reqwest::Response {
+        self.submit("/login", f, email, password).await
+    }
+
+    pub async fn signup(&self, f: &Flow, email: &str, password: &str) -> reqwest::Response {
+        self.submit("/signup", f, email, password).await
+    }
+
+    /// Sign up through a client and return the authorization code and its flow.
+    pub async fn signup_code(&self, client_id: &str, email: &str) -> (String, Flow) {
+        let f = self.begin(client_id, &[("screen_hint", "signup")]).await;
+        let r = self.signup(&f, email, PASSWORD).await;
+        assert_eq!(r.status(), 303, "sign-up should redirect: {}", r.text().await.unwrap_or_default());
+        let loc = location(&r);
+        let q = query_of(&loc);
+        let code = q.get("code").unwrap_or_else(|| panic!("no code in {loc}")).clone();
+        (code, f)
+    }
+
+    /// Log in through a client and return the authorization code and its flow.
+    pub async fn login_code(&self, client_id: &str, email: &str, password: &str) -> (String, Flow) {
+        let f = self.begin(client_id, &[]).await;
+        let r = self.login(&f, email, password).await;
+        assert_eq!(r.status(), 303, "login should redirect");
+        let code = query_of(&location(&r)).get("code").expect("code").clone();
+        (code, f)
+    }
+
+    /// POST /token as a public client redeeming a code.
+    pub async fn exchange(&self, f: &Flow, code: &str) -> reqwest::Response {
+        self.post_form(
+            "/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", &f.client_id),
+                ("code", code),
+                ("redirect_uri", &f.redirect_uri),
+                ("code_verifier", &f.verifier),
+            ],
+        )
+        .await
+    }
+
+    /// Sign up and exchange: the token response JSON.
+    pub async fn signup_tokens(&self, client_id: &str, email: &str) -> serde_json::Value {
+        let (code, f) = self.signup_code(client_id, email).await;
+        let r = self.exchange(&f, &code).await;
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+}
+
+/// The claims of a JWT, unverified (tests check signatures elsewhere).
+pub fn claims(jwt: &str) -> serde_json::Value {
+    let payload = jwt.split('.').nth(1).unwrap();
+    let bytes = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}

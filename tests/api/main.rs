@@ -1,0 +1,8 @@
+//! Integration tests: the real server on a random port, a real SQLite file, a real OIDC
+//! client library as the relying party and headless Chromium for the pages.
+
+mod helpers;
+
+mod config;
+mod discovery;
+mod login;
