@@ -14,7 +14,11 @@ use crate::store::{self, Store};
 use crate::{crypto, login, tokens};
 
 #[derive(Parser, Debug)]
-#[command(name = "portico", version, about = "Self-hosted OpenID Connect provider: one issuer, many branded doors, one API")]
+#[command(
+    name = "portico",
+    version,
+    about = "Self-hosted OpenID Connect provider: one issuer, many branded doors, one API"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -143,12 +147,18 @@ fn connection_of<'a>(s: &'a Settings, name: &str) -> Result<&'a config::Connecti
     s.connections
         .iter()
         .find(|c| c.name.as_str() == name)
-        .ok_or_else(|| Failure(format!("connection \"{name}\" is not defined in the configuration")))
+        .ok_or_else(|| {
+            Failure(format!(
+                "connection \"{name}\" is not defined in the configuration"
+            ))
+        })
 }
 
 fn check_roles(roles: &[String]) -> Result<(), Failure> {
     match roles.iter().find(|r| !valid_role(r)) {
-        Some(r) => Err(Failure(format!("role \"{r}\" must be 1-64 letters, digits or -_.:/"))),
+        Some(r) => Err(Failure(format!(
+            "role \"{r}\" must be 1-64 letters, digits or -_.:/"
+        ))),
         None => Ok(()),
     }
 }
@@ -190,14 +200,22 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> Result<(), Failure> {
             tokens::ensure_active_key(&mut conn, s.tokens.signing_alg, now)?;
             if rotate {
                 let k = tokens::rotate(&mut conn, s.tokens.signing_alg, now)?;
-                writeln!(out, "new active key {} ({}); older keys stay published until their tokens expire", k.kid, k.alg)?;
+                writeln!(
+                    out,
+                    "new active key {} ({}); older keys stay published until their tokens expire",
+                    k.kid, k.alg
+                )?;
             }
             for k in store::keys::all(&conn)? {
                 let status = match k.retired_at {
                     None => "active".to_owned(),
                     Some(t) => format!("retired at {t}"),
                 };
-                writeln!(out, "{}\t{}\tcreated {}\t{}", k.kid, k.alg, k.created_at, status)?;
+                writeln!(
+                    out,
+                    "{}\t{}\tcreated {}\t{}",
+                    k.kid, k.alg, k.created_at, status
+                )?;
             }
             Ok(())
         }
@@ -205,18 +223,40 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> Result<(), Failure> {
         Command::Secret => {
             let secret = crypto::random_token();
             writeln!(out, "client_secret        = \"{secret}\"")?;
-            writeln!(out, "client_secret_sha256 = \"{}\"", crypto::hex(&crypto::sha256(secret.as_bytes())))?;
+            writeln!(
+                out,
+                "client_secret_sha256 = \"{}\"",
+                crypto::hex(&crypto::sha256(secret.as_bytes()))
+            )?;
             Ok(())
         }
-        Command::Rules { action: RulesAction::Test { client, email, signup, roles, query, config } } => {
+        Command::Rules {
+            action:
+                RulesAction::Test {
+                    client,
+                    email,
+                    signup,
+                    roles,
+                    query,
+                    config,
+                },
+        } => {
             let s = load(&config.config)?;
-            let c = s.client(&client).ok_or_else(|| Failure(format!("client \"{client}\" is not defined")))?;
-            let conn = c.connection.as_ref().map(|n| n.to_string()).unwrap_or_default();
+            let c = s
+                .client(&client)
+                .ok_or_else(|| Failure(format!("client \"{client}\" is not defined")))?;
+            let conn = c
+                .connection
+                .as_ref()
+                .map(|n| n.to_string())
+                .unwrap_or_default();
             let email = Email::parse(&email).map_err(|e| Failure(e.to_owned()))?;
             check_roles(&roles)?;
             let mut q = BTreeMap::new();
             for kv in &query {
-                let (k, v) = kv.split_once('=').ok_or_else(|| Failure(format!("--query \"{kv}\" must be key=value")))?;
+                let (k, v) = kv
+                    .split_once('=')
+                    .ok_or_else(|| Failure(format!("--query \"{kv}\" must be key=value")))?;
                 q.insert(k.to_owned(), v.to_owned());
             }
             let event = RuleEvent {
@@ -229,10 +269,16 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> Result<(), Failure> {
                     logins_count: 1,
                     created_at: now(),
                 },
-                client: EventClient { id: c.client_id.to_string(), name: c.name.clone() },
+                client: EventClient {
+                    id: c.client_id.to_string(),
+                    name: c.name.clone(),
+                },
                 connection: EventConnection { name: conn },
                 signup,
-                request: EventRequest { ip: "127.0.0.1".into(), query: q },
+                request: EventRequest {
+                    ip: "127.0.0.1".into(),
+                    query: q,
+                },
             };
             match s.rules.run(&event) {
                 Ok(o) => {
@@ -241,8 +287,16 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> Result<(), Failure> {
                         return Err(Failure(String::new()));
                     }
                     writeln!(out, "roles: {}", serde_json::to_string(&o.roles)?)?;
-                    writeln!(out, "access_token claims: {}", serde_json::to_string(&o.access_token_claims)?)?;
-                    writeln!(out, "id_token claims: {}", serde_json::to_string(&o.id_token_claims)?)?;
+                    writeln!(
+                        out,
+                        "access_token claims: {}",
+                        serde_json::to_string(&o.access_token_claims)?
+                    )?;
+                    writeln!(
+                        out,
+                        "id_token claims: {}",
+                        serde_json::to_string(&o.id_token_claims)?
+                    )?;
                     Ok(())
                 }
                 Err(f) => {
@@ -257,7 +311,13 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> Result<(), Failure> {
 fn users(action: UsersAction, out: &mut dyn std::io::Write) -> Result<(), Failure> {
     let now = now();
     match action {
-        UsersAction::Create { connection, email, password_stdin, roles, config } => {
+        UsersAction::Create {
+            connection,
+            email,
+            password_stdin,
+            roles,
+            config,
+        } => {
             let s = load(&config.config)?;
             let conn_cfg = connection_of(&s, &connection)?;
             let email = Email::parse(&email).map_err(|e| Failure(e.to_owned()))?;
@@ -267,9 +327,15 @@ fn users(action: UsersAction, out: &mut dyn std::io::Write) -> Result<(), Failur
                 std::io::stdin().lock().read_line(&mut line)?;
                 line.trim_end_matches(['\n', '\r']).to_owned()
             } else {
-                return Err(Failure("give the password with --password-stdin (never on the command line)".into()));
+                return Err(Failure(
+                    "give the password with --password-stdin (never on the command line)".into(),
+                ));
             };
-            if let Some(problem) = login::pages::password_problem(&password, email.as_str(), conn_cfg.password_min_length) {
+            if let Some(problem) = login::pages::password_problem(
+                &password,
+                email.as_str(),
+                conn_cfg.password_min_length,
+            ) {
                 return Err(Failure(problem));
             }
             let hash = login::password::hash_now(&password)?;
@@ -278,7 +344,17 @@ fn users(action: UsersAction, out: &mut dyn std::io::Write) -> Result<(), Failur
             let created = store::write_tx(&mut c, |tx| {
                 let u = store::users::create(tx, &connection, email.as_str(), &hash, &roles, now)?;
                 if let Ok(u) = &u {
-                    store::audit::record(tx, &store::audit::Event { kind: "user_created", connection: Some(&connection), user_id: Some(&u.id), detail: Some("command line"), ..Default::default() }, now)?;
+                    store::audit::record(
+                        tx,
+                        &store::audit::Event {
+                            kind: "user_created",
+                            connection: Some(&connection),
+                            user_id: Some(&u.id),
+                            detail: Some("command line"),
+                            ..Default::default()
+                        },
+                        now,
+                    )?;
                 }
                 Ok(u)
             })?;
@@ -295,11 +371,22 @@ fn users(action: UsersAction, out: &mut dyn std::io::Write) -> Result<(), Failur
             connection_of(&s, &connection)?;
             let store = open_store(&s)?;
             for u in store::users::list(&*store.conn()?, &connection)? {
-                writeln!(out, "{}\t{}\troles={}\tlogins={}", u.id, u.email, u.roles.join(","), u.logins_count)?;
+                writeln!(
+                    out,
+                    "{}\t{}\troles={}\tlogins={}",
+                    u.id,
+                    u.email,
+                    u.roles.join(","),
+                    u.logins_count
+                )?;
             }
             Ok(())
         }
-        UsersAction::Delete { connection, email, config } => {
+        UsersAction::Delete {
+            connection,
+            email,
+            config,
+        } => {
             let s = load(&config.config)?;
             connection_of(&s, &connection)?;
             let email = Email::parse(&email).map_err(|e| Failure(e.to_owned()))?;
@@ -311,7 +398,12 @@ fn users(action: UsersAction, out: &mut dyn std::io::Write) -> Result<(), Failur
                 Err(Failure(format!("{email} does not exist in {connection}")))
             }
         }
-        UsersAction::SetRoles { connection, email, roles, config } => {
+        UsersAction::SetRoles {
+            connection,
+            email,
+            roles,
+            config,
+        } => {
             let s = load(&config.config)?;
             connection_of(&s, &connection)?;
             check_roles(&roles)?;

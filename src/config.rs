@@ -37,7 +37,12 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{}: {} problem(s)", self.path.display(), self.problems.len())?;
+        writeln!(
+            f,
+            "{}: {} problem(s)",
+            self.path.display(),
+            self.problems.len()
+        )?;
         for p in &self.problems {
             writeln!(f, "  {p}")?;
         }
@@ -386,7 +391,13 @@ const CLIENT_KEYS: &[&str] = &[
     "client_secret",
     "client_secret_sha256",
 ];
-const BRANDING_KEYS: &[&str] = &["title", "logo", "primary_color", "stylesheet", "signup_heading"];
+const BRANDING_KEYS: &[&str] = &[
+    "title",
+    "logo",
+    "primary_color",
+    "stylesheet",
+    "signup_heading",
+];
 const RULE_KEYS: &[&str] = &["name", "script", "script_file"];
 const PLAYGROUND_KEYS: &[&str] = &["enabled", "clients"];
 
@@ -522,8 +533,9 @@ fn is_css_color(s: &str) -> bool {
 /// https URL, with no characters that could break out of the attribute or CSS.
 fn is_asset_url(s: &str) -> bool {
     let safe = !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'\'' | b'<' | b'>' | b'(' | b')' | b'\\'));
+        && s.bytes().all(|b| {
+            b.is_ascii_graphic() && !matches!(b, b'"' | b'\'' | b'<' | b'>' | b'(' | b')' | b'\\')
+        });
     safe && ((s.starts_with('/') && !s.starts_with("//")) || s.starts_with("https://"))
 }
 
@@ -584,7 +596,9 @@ pub fn parse(
         root.insert((*k).to_owned(), toml::Value::String(v.clone()));
     }
     let config_dir = path.parent().unwrap_or(Path::new(".")).to_owned();
-    let mut c = Checker { problems: Vec::new() };
+    let mut c = Checker {
+        problems: Vec::new(),
+    };
     c.unknown_keys("", &mut root, TOP_KEYS);
     let settings = validate(&mut c, &mut root, &config_dir);
     if c.problems.is_empty() {
@@ -595,7 +609,12 @@ pub fn parse(
     Err(fail(c.problems))
 }
 
-fn top_string(c: &mut Checker, root: &mut toml::Table, key: &str, default: Option<&str>) -> Option<String> {
+fn top_string(
+    c: &mut Checker,
+    root: &mut toml::Table,
+    key: &str,
+    default: Option<&str>,
+) -> Option<String> {
     match root.remove(key) {
         Some(toml::Value::String(s)) => Some(s),
         Some(_) => {
@@ -644,7 +663,10 @@ fn validate(c: &mut Checker, root: &mut toml::Table, config_dir: &Path) -> Optio
         None | Some("normal") => crate::store::Durability::Normal,
         Some("full") => crate::store::Durability::Full,
         Some(other) => {
-            c.add("store", format!("synchronous \"{other}\" must be \"normal\" or \"full\""));
+            c.add(
+                "store",
+                format!("synchronous \"{other}\" must be \"normal\" or \"full\""),
+            );
             crate::store::Durability::Normal
         }
     };
@@ -653,30 +675,49 @@ fn validate(c: &mut Checker, root: &mut toml::Table, config_dir: &Path) -> Optio
     let signing_alg = match raw_tokens.signing_alg.as_deref() {
         None => SigningAlg::Es256,
         Some(s) => SigningAlg::parse(s).unwrap_or_else(|| {
-            c.add("tokens", format!("signing_alg \"{s}\" is not one of ES256, RS256, EdDSA"));
+            c.add(
+                "tokens",
+                format!("signing_alg \"{s}\" is not one of ES256, RS256, EdDSA"),
+            );
             SigningAlg::Es256
         }),
     };
     let mut ttl = |key: &str, v: Option<i64>, default: i64| {
         let v = v.unwrap_or(default);
         if v <= 0 {
-            c.add("tokens", format!("{key} must be a positive number of seconds"));
+            c.add(
+                "tokens",
+                format!("{key} must be a positive number of seconds"),
+            );
         }
         v
     };
     let tokens = TokenSettings {
         signing_alg,
-        access_token_ttl: ttl("access_token_ttl_secs", raw_tokens.access_token_ttl_secs, 900),
+        access_token_ttl: ttl(
+            "access_token_ttl_secs",
+            raw_tokens.access_token_ttl_secs,
+            900,
+        ),
         id_token_ttl: ttl("id_token_ttl_secs", raw_tokens.id_token_ttl_secs, 3600),
-        refresh_token_ttl: ttl("refresh_token_ttl_secs", raw_tokens.refresh_token_ttl_secs, 2_592_000),
+        refresh_token_ttl: ttl(
+            "refresh_token_ttl_secs",
+            raw_tokens.refresh_token_ttl_secs,
+            2_592_000,
+        ),
         code_ttl: ttl("code_ttl_secs", raw_tokens.code_ttl_secs, 60),
     };
     if tokens.code_ttl > 600 {
-        c.add("tokens", "code_ttl_secs must be at most 600 (RFC 6749 4.1.2)");
+        c.add(
+            "tokens",
+            "code_ttl_secs must be at most 600 (RFC 6749 4.1.2)",
+        );
     }
 
     let raw_login: RawLogin = c.section(root, "login", LOGIN_KEYS);
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
     let login = LoginSettings {
         hash_concurrency: raw_login.hash_concurrency.unwrap_or(cores).max(1),
         hash_queue: raw_login.hash_queue.unwrap_or(64),
@@ -692,7 +733,8 @@ fn validate(c: &mut Checker, root: &mut toml::Table, config_dir: &Path) -> Optio
 
     // Connections.
     let mut connections: Vec<Connection> = Vec::new();
-    for (label, rc) in c.entries::<RawConnection>(root, "connection", "name", CONNECTION_KEYS, &[]) {
+    for (label, rc) in c.entries::<RawConnection>(root, "connection", "name", CONNECTION_KEYS, &[])
+    {
         let name = match ConnectionName::parse(&rc.name) {
             Ok(n) => n,
             Err(e) => {
@@ -706,7 +748,10 @@ fn validate(c: &mut Checker, root: &mut toml::Table, config_dir: &Path) -> Optio
         }
         let min = rc.password_min_length.unwrap_or(10);
         if !(8..=128).contains(&min) {
-            c.add(&label, "password_min_length must be between 8 and 128 (NIST SP 800-63B)");
+            c.add(
+                &label,
+                "password_min_length must be between 8 and 128 (NIST SP 800-63B)",
+            );
         }
         connections.push(Connection {
             name,
@@ -723,15 +768,31 @@ fn validate(c: &mut Checker, root: &mut toml::Table, config_dir: &Path) -> Optio
             continue;
         }
         if apis.iter().any(|a| a.audience == ra.audience) {
-            c.add(&label, format!("duplicate api audience \"{}\"", ra.audience));
+            c.add(
+                &label,
+                format!("duplicate api audience \"{}\"", ra.audience),
+            );
             continue;
         }
         for s in &ra.scopes {
-            if s.is_empty() || s.contains(char::is_whitespace) || s.contains('"') || s.contains('\\') {
-                c.add(&label, format!("scope \"{s}\" must be a non-empty token without spaces"));
+            if s.is_empty()
+                || s.contains(char::is_whitespace)
+                || s.contains('"')
+                || s.contains('\\')
+            {
+                c.add(
+                    &label,
+                    format!("scope \"{s}\" must be a non-empty token without spaces"),
+                );
             }
-            if matches!(s.as_str(), "openid" | "profile" | "email" | "offline_access") {
-                c.add(&label, format!("scope \"{s}\" is reserved by OpenID Connect"));
+            if matches!(
+                s.as_str(),
+                "openid" | "profile" | "email" | "offline_access"
+            ) {
+                c.add(
+                    &label,
+                    format!("scope \"{s}\" is reserved by OpenID Connect"),
+                );
             }
         }
         apis.push(Api {
@@ -748,7 +809,10 @@ fn validate(c: &mut Checker, root: &mut toml::Table, config_dir: &Path) -> Optio
     for (label, rc) in c.entries::<RawClient>(root, "client", "client_id", CLIENT_KEYS, nested) {
         if let Some(client) = validate_client(c, &label, rc, &connections, &apis) {
             if !seen_ids.insert(client.client_id.clone()) {
-                c.add(&label, format!("duplicate client_id \"{}\"", client.client_id));
+                c.add(
+                    &label,
+                    format!("duplicate client_id \"{}\"", client.client_id),
+                );
                 continue;
             }
             clients.push(client);
@@ -874,13 +938,16 @@ fn validate_client(
         "public" => ClientType::Public,
         "confidential" => ClientType::Confidential,
         other => {
-            c.add(label, format!("type \"{other}\" must be \"public\" or \"confidential\""));
+            c.add(
+                label,
+                format!("type \"{other}\" must be \"public\" or \"confidential\""),
+            );
             return None;
         }
     };
-    let grant_names = rc.grant_types.unwrap_or_else(|| {
-        vec!["authorization_code".to_owned(), "refresh_token".to_owned()]
-    });
+    let grant_names = rc
+        .grant_types
+        .unwrap_or_else(|| vec!["authorization_code".to_owned(), "refresh_token".to_owned()]);
     let mut grant_types = Vec::new();
     for g in &grant_names {
         match GrantType::parse(g) {
@@ -893,10 +960,16 @@ fn validate_client(
     }
     let uses_code = grant_types.contains(&GrantType::AuthorizationCode);
     if client_type == ClientType::Public && grant_types.contains(&GrantType::ClientCredentials) {
-        c.add(label, "a public client cannot use the client_credentials grant (it has no secret)");
+        c.add(
+            label,
+            "a public client cannot use the client_credentials grant (it has no secret)",
+        );
     }
     if grant_types.contains(&GrantType::RefreshToken) && !uses_code {
-        c.add(label, "the refresh_token grant needs the authorization_code grant");
+        c.add(
+            label,
+            "the refresh_token grant needs the authorization_code grant",
+        );
     }
 
     let mut uris = |key: &str, list: &[String]| -> Vec<RedirectUri> {
@@ -911,9 +984,13 @@ fn validate_client(
             .collect()
     };
     let redirect_uris = uris("redirect_uris", &rc.redirect_uris);
-    let post_logout_redirect_uris = uris("post_logout_redirect_uris", &rc.post_logout_redirect_uris);
+    let post_logout_redirect_uris =
+        uris("post_logout_redirect_uris", &rc.post_logout_redirect_uris);
     if uses_code && rc.redirect_uris.is_empty() {
-        c.add(label, "redirect_uris must list at least one URI for the authorization_code grant");
+        c.add(
+            label,
+            "redirect_uris must list at least one URI for the authorization_code grant",
+        );
     }
 
     let connection = match rc.connection {
@@ -926,14 +1003,20 @@ fn validate_client(
         },
         None => {
             if uses_code {
-                c.add(label, "connection is required for the authorization_code grant");
+                c.add(
+                    label,
+                    "connection is required for the authorization_code grant",
+                );
             }
             None
         }
     };
     if let Some(aud) = &rc.audience {
         if !apis.iter().any(|a| &a.audience == aud) {
-            c.add(label, format!("audience \"{aud}\" is not defined by any [[api]]"));
+            c.add(
+                label,
+                format!("audience \"{aud}\" is not defined by any [[api]]"),
+            );
         }
     }
 
@@ -944,11 +1027,17 @@ fn validate_client(
             None
         }
         (ClientType::Confidential, None, None) => {
-            c.add(label, "a confidential client needs client_secret_sha256 (or client_secret)");
+            c.add(
+                label,
+                "a confidential client needs client_secret_sha256 (or client_secret)",
+            );
             None
         }
         (ClientType::Confidential, Some(_), Some(_)) => {
-            c.add(label, "give client_secret or client_secret_sha256, not both");
+            c.add(
+                label,
+                "give client_secret or client_secret_sha256, not both",
+            );
             None
         }
         (ClientType::Confidential, Some(plain), None) => {
@@ -960,7 +1049,10 @@ fn validate_client(
         (ClientType::Confidential, None, Some(hex)) => match hex32(&hex.to_ascii_lowercase()) {
             Some(d) => Some(SecretDigest(d)),
             None => {
-                c.add(label, "client_secret_sha256 must be 64 hexadecimal characters");
+                c.add(
+                    label,
+                    "client_secret_sha256 must be 64 hexadecimal characters",
+                );
                 None
             }
         },
@@ -970,7 +1062,10 @@ fn validate_client(
     let rb = rc.branding.unwrap_or_default();
     let primary_color = rb.primary_color.unwrap_or_else(|| "#2f6f4f".to_owned());
     if !is_css_color(&primary_color) {
-        c.add(label, format!("branding.primary_color \"{primary_color}\" must be a hex colour like #1f6feb"));
+        c.add(
+            label,
+            format!("branding.primary_color \"{primary_color}\" must be a hex colour like #1f6feb"),
+        );
     }
     for (key, v) in [("logo", &rb.logo), ("stylesheet", &rb.stylesheet)] {
         if let Some(v) = v {
@@ -981,7 +1076,9 @@ fn validate_client(
     }
     let title = rb.title.unwrap_or_else(|| name.clone());
     let branding = Branding {
-        signup_heading: rb.signup_heading.unwrap_or_else(|| format!("Create your {title} account")),
+        signup_heading: rb
+            .signup_heading
+            .unwrap_or_else(|| format!("Create your {title} account")),
         title,
         logo: rb.logo,
         primary_color,

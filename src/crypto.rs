@@ -48,7 +48,10 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// RFC 7636 4.6: BASE64URL(SHA256(ASCII(code_verifier))) == code_challenge.
 pub fn pkce_s256_matches(verifier: &str, challenge: &str) -> bool {
-    ct_eq(b64url(&sha256(verifier.as_bytes())).as_bytes(), challenge.as_bytes())
+    ct_eq(
+        b64url(&sha256(verifier.as_bytes())).as_bytes(),
+        challenge.as_bytes(),
+    )
 }
 
 /// OIDC Core 3.1.3.6 at_hash: left half of SHA-256 of the access token, base64url.

@@ -83,7 +83,8 @@ impl ConnectionName {
 impl RedirectUri {
     /// Registered URIs must be absolute and carry no fragment (RFC 6749 3.1.2).
     pub fn parse(s: &str) -> Result<Self, String> {
-        let url = url::Url::parse(s).map_err(|e| format!("\"{s}\" is not an absolute URI ({e})"))?;
+        let url =
+            url::Url::parse(s).map_err(|e| format!("\"{s}\" is not an absolute URI ({e})"))?;
         if url.cannot_be_a_base() && url.scheme() != "urn" {
             return Err(format!("\"{s}\" is not an absolute URI"));
         }
@@ -96,7 +97,8 @@ impl RedirectUri {
 
 impl Issuer {
     pub fn parse(s: &str) -> Result<Self, String> {
-        let url = url::Url::parse(s).map_err(|e| format!("\"{s}\" is not an absolute URL ({e})"))?;
+        let url =
+            url::Url::parse(s).map_err(|e| format!("\"{s}\" is not an absolute URL ({e})"))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(format!("\"{s}\" must use http or https"));
         }
@@ -236,8 +238,7 @@ impl CodeChallenge {
 /// RFC 7636 4.1: 43-128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~".
 pub fn valid_code_verifier(v: &str) -> bool {
     (43..=128).contains(&v.len())
-        && v
-            .bytes()
+        && v.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
@@ -247,8 +248,13 @@ mod tests {
 
     #[test]
     fn email_is_normalised_and_checked() {
-        assert_eq!(Email::parse("  Ann@Example.COM ").unwrap().as_str(), "ann@example.com");
-        for bad in ["", "ann", "ann@", "@x.io", "a b@x.io", "a@x", "a@@x.io", "a@x.io."] {
+        assert_eq!(
+            Email::parse("  Ann@Example.COM ").unwrap().as_str(),
+            "ann@example.com"
+        );
+        for bad in [
+            "", "ann", "ann@", "@x.io", "a b@x.io", "a@x", "a@@x.io", "a@x.io.",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }

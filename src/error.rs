@@ -83,7 +83,10 @@ impl OAuthError {
         Self::new(ErrorCode::InvalidClient, d)
     }
     pub fn server_error() -> Self {
-        Self::new(ErrorCode::ServerError, "the server could not complete the request")
+        Self::new(
+            ErrorCode::ServerError,
+            "the server could not complete the request",
+        )
     }
     pub fn with_challenge(mut self, challenge: String) -> Self {
         self.challenge = Some(challenge);
@@ -141,5 +144,7 @@ impl ResponseError for OAuthError {
 
 /// Quote a value for an HTTP auth-param (RFC 7235 2.1): no quotes or backslashes inside.
 pub fn auth_param(s: &str) -> String {
-    s.chars().filter(|c| *c != '"' && *c != '\\' && !c.is_control()).collect()
+    s.chars()
+        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+        .collect()
 }

@@ -17,7 +17,9 @@ impl Params {
         for (k, v) in &self.0 {
             if k == name {
                 if found.is_some() {
-                    return Err(OAuthError::invalid_request(format!("parameter {name} is repeated")));
+                    return Err(OAuthError::invalid_request(format!(
+                        "parameter {name} is repeated"
+                    )));
                 }
                 found = Some(v.as_str());
             }

@@ -13,8 +13,24 @@ use serde::Serialize;
 /// Claims a rule may not set: the registered ones the server owns (interface.md, Rules),
 /// plus those whose forgery would let a rule impersonate another identity or client.
 pub const PROTECTED_CLAIMS: &[&str] = &[
-    "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "nonce",
-    "auth_time", "at_hash", "roles", "azp", "typ", "email", "email_verified", "sid",
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "client_id",
+    "scope",
+    "nonce",
+    "auth_time",
+    "at_hash",
+    "roles",
+    "azp",
+    "typ",
+    "email",
+    "email_verified",
+    "sid",
 ];
 
 /// Wall-clock bound per rule, enforced through the engine's progress callback.
@@ -61,7 +77,9 @@ pub struct CompiledRule {
 
 impl std::fmt::Debug for CompiledRule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CompiledRule").field("name", &self.name).finish()
+        f.debug_struct("CompiledRule")
+            .field("name", &self.name)
+            .finish()
     }
 }
 
@@ -177,7 +195,9 @@ impl RuleApi {
 
     fn claim(name: &str, value: Dynamic) -> Result<serde_json::Value, Box<EvalAltResult>> {
         if PROTECTED_CLAIMS.contains(&name) {
-            return Err(rule_error(format!("claim \"{name}\" is registered and cannot be set by a rule")));
+            return Err(rule_error(format!(
+                "claim \"{name}\" is registered and cannot be set by a rule"
+            )));
         }
         if name.is_empty() || name.len() > 128 {
             return Err(rule_error("claim names must be 1-128 characters".into()));
@@ -215,7 +235,9 @@ pub struct RuleSet {
 
 impl std::fmt::Debug for RuleSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.rules.iter().map(|r| &r.name)).finish()
+        f.debug_list()
+            .entries(self.rules.iter().map(|r| &r.name))
+            .finish()
     }
 }
 
@@ -285,7 +307,9 @@ fn describe(err: &EvalAltResult) -> String {
         EvalAltResult::ErrorTerminated(v, pos) => format!("{} ({pos})", v),
         EvalAltResult::ErrorTooManyOperations(pos) => format!("operation limit exceeded ({pos})"),
         EvalAltResult::ErrorStackOverflow(pos) => format!("call depth limit exceeded ({pos})"),
-        EvalAltResult::ErrorDataTooLarge(what, pos) => format!("{what} exceeds its size limit ({pos})"),
+        EvalAltResult::ErrorDataTooLarge(what, pos) => {
+            format!("{what} exceeds its size limit ({pos})")
+        }
         other => other.to_string(),
     }
 }

@@ -47,7 +47,10 @@ pub enum StartError {
     #[error(transparent)]
     Keys(#[from] tokens::KeyError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
 }
 
 pub struct Application {
@@ -75,23 +78,32 @@ impl Application {
     }
 
     /// Serve on a listener bound by the caller (tests bind port 0 first to learn the issuer URL).
-    pub async fn build_on(settings: Settings, clock: Clock, listener: TcpListener) -> Result<Self, StartError> {
+    pub async fn build_on(
+        settings: Settings,
+        clock: Clock,
+        listener: TcpListener,
+    ) -> Result<Self, StartError> {
         let settings = Arc::new(settings);
         let now = clock.now();
         let s = settings.clone();
-        let (store, ring, hasher) = tokio::task::spawn_blocking(move || -> Result<_, StartError> {
-            let store = open_store(&s)?;
-            let stored = tokens::ensure_active_key(&mut *store.conn()?, s.tokens.signing_alg, now)?;
-            let ring = KeyRing::build(&stored, now, publish_for(&s))?;
-            let hasher = Hasher::new(s.login.hash_concurrency, s.login.hash_queue);
-            Ok((store, ring, hasher))
-        })
-        .await
-        .map_err(|e| StartError::Store(store::StoreError::Join(e.to_string())))??;
+        let (store, ring, hasher) =
+            tokio::task::spawn_blocking(move || -> Result<_, StartError> {
+                let store = open_store(&s)?;
+                let stored =
+                    tokens::ensure_active_key(&mut *store.conn()?, s.tokens.signing_alg, now)?;
+                let ring = KeyRing::build(&stored, now, publish_for(&s))?;
+                let hasher = Hasher::new(s.login.hash_concurrency, s.login.hash_queue);
+                Ok((store, ring, hasher))
+            })
+            .await
+            .map_err(|e| StartError::Store(store::StoreError::Join(e.to_string())))??;
 
         let state = web::Data::new(AppState {
             discovery: oidc::discovery::document(&settings),
-            ip_limiter: IpLimiter::new(settings.login.max_failures_per_ip, settings.login.failure_window),
+            ip_limiter: IpLimiter::new(
+                settings.login.max_failures_per_ip,
+                settings.login.failure_window,
+            ),
             settings: settings.clone(),
             store,
             keys: Keys::new(ring),
@@ -100,7 +112,11 @@ impl Application {
         });
         let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
         let server = run(listener, state.clone())?;
-        Ok(Self { port, server, state })
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -169,8 +185,14 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
             .app_data(metrics.clone())
             .app_data(web::PayloadConfig::new(64 * 1024))
             .app_data(web::FormConfig::default().limit(64 * 1024))
-            .route("/.well-known/openid-configuration", web::get().to(oidc::discovery::openid_configuration))
-            .route("/.well-known/oauth-authorization-server", web::get().to(oidc::discovery::openid_configuration))
+            .route(
+                "/.well-known/openid-configuration",
+                web::get().to(oidc::discovery::openid_configuration),
+            )
+            .route(
+                "/.well-known/oauth-authorization-server",
+                web::get().to(oidc::discovery::openid_configuration),
+            )
             .route("/.well-known/jwks.json", web::get().to(oidc::jwks::jwks))
             .route("/authorize", web::get().to(oidc::authorize::get))
             .route("/authorize", web::post().to(oidc::authorize::post))
@@ -209,7 +231,9 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     if state.store.ping().await {
         HttpResponse::Ok().content_type("text/plain").body("ok")
     } else {
-        HttpResponse::ServiceUnavailable().content_type("text/plain").body("database unavailable")
+        HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body("database unavailable")
     }
 }
 
@@ -221,10 +245,14 @@ async fn home(state: web::Data<AppState>) -> HttpResponse {
     }
     HttpResponse::Ok().content_type("text/plain").body(format!(
         "Portico OpenID Provider. Discovery: {}\n",
-        state.settings.issuer.join("/.well-known/openid-configuration")
+        state
+            .settings
+            .issuer
+            .join("/.well-known/openid-configuration")
     ))
 }
 
 async fn not_found() -> HttpResponse {
-    HttpResponse::NotFound().json(serde_json::json!({"error": "not_found", "error_description": "no such endpoint"}))
+    HttpResponse::NotFound()
+        .json(serde_json::json!({"error": "not_found", "error_description": "no such endpoint"}))
 }

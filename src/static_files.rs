@@ -5,21 +5,46 @@ use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use crate::startup::AppState;
 
 const FILES: &[(&str, &str, &[u8])] = &[
-    ("portico.css", "text/css; charset=utf-8", include_bytes!("../static/portico.css")),
-    ("brands/customers.svg", "image/svg+xml", include_bytes!("../static/brands/customers.svg")),
-    ("brands/partners.svg", "image/svg+xml", include_bytes!("../static/brands/partners.svg")),
-    ("brands/customers.css", "text/css; charset=utf-8", include_bytes!("../static/brands/customers.css")),
-    ("brands/partners.css", "text/css; charset=utf-8", include_bytes!("../static/brands/partners.css")),
+    (
+        "portico.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../static/portico.css"),
+    ),
+    (
+        "brands/customers.svg",
+        "image/svg+xml",
+        include_bytes!("../static/brands/customers.svg"),
+    ),
+    (
+        "brands/partners.svg",
+        "image/svg+xml",
+        include_bytes!("../static/brands/partners.svg"),
+    ),
+    (
+        "brands/customers.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../static/brands/customers.css"),
+    ),
+    (
+        "brands/partners.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../static/brands/partners.css"),
+    ),
 ];
 
 /// A version tag for ETags: changes with every build of different assets.
 fn etag(body: &[u8]) -> String {
-    format!("\"{}\"", &crate::crypto::hex(&crate::crypto::sha256(body))[..16])
+    format!(
+        "\"{}\"",
+        &crate::crypto::hex(&crate::crypto::sha256(body))[..16]
+    )
 }
 
 pub async fn serve(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
     let Some((_, mime, body)) = FILES.iter().find(|(p, _, _)| *p == path.as_str()) else {
-        return HttpResponse::NotFound().content_type("text/plain").body("not found");
+        return HttpResponse::NotFound()
+            .content_type("text/plain")
+            .body("not found");
     };
     let tag = etag(body);
     if req
@@ -28,7 +53,9 @@ pub async fn serve(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v == tag)
     {
-        return HttpResponse::NotModified().insert_header((header::ETAG, tag)).finish();
+        return HttpResponse::NotModified()
+            .insert_header((header::ETAG, tag))
+            .finish();
     }
     HttpResponse::Ok()
         .content_type(*mime)

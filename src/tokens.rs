@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 
 use josekit::jwk::alg::ed::EdCurve;
 use josekit::jwk::{Jwk, KeyPair};
-use josekit::jws::{JwsSigner, JwsVerifier, EdDSA, ES256, RS256};
+use josekit::jws::{EdDSA, JwsSigner, JwsVerifier, ES256, RS256};
 use serde_json::{Map, Value};
 
 use crate::config::SigningAlg;
@@ -61,7 +61,9 @@ pub fn generate(alg: SigningAlg, now: i64) -> Result<StoredKey, KeyError> {
     let pem = match alg {
         SigningAlg::Es256 => ES256.generate_key_pair()?.to_pem_private_key(),
         SigningAlg::Rs256 => RS256.generate_key_pair(2048)?.to_pem_private_key(),
-        SigningAlg::EdDsa => EdDSA.generate_key_pair(EdCurve::Ed25519)?.to_pem_private_key(),
+        SigningAlg::EdDsa => EdDSA
+            .generate_key_pair(EdCurve::Ed25519)?
+            .to_pem_private_key(),
     };
     Ok(StoredKey {
         kid: crate::crypto::random_id(""),
@@ -74,7 +76,11 @@ pub fn generate(alg: SigningAlg, now: i64) -> Result<StoredKey, KeyError> {
 
 /// Make sure an active key of the configured algorithm exists (first start, or the
 /// algorithm changed in the configuration). Returns the stored keys.
-pub fn ensure_active_key(conn: &mut Conn, alg: SigningAlg, now: i64) -> Result<Vec<StoredKey>, KeyError> {
+pub fn ensure_active_key(
+    conn: &mut Conn,
+    alg: SigningAlg,
+    now: i64,
+) -> Result<Vec<StoredKey>, KeyError> {
     let keys = store::keys::all(conn)?;
     let active_ok = keys
         .iter()
@@ -166,13 +172,16 @@ impl KeyRing {
         let active = active.ok_or(KeyError::NoActiveKey)?;
         // Newest first: clients that take the first key get the active one.
         jwks.reverse();
-        let jwks = serde_json::to_vec(&serde_json::json!({ "keys": jwks }))
-            .map_err(KeyError::Json)?;
+        let jwks =
+            serde_json::to_vec(&serde_json::json!({ "keys": jwks })).map_err(KeyError::Json)?;
         Ok(Self {
             active,
             verifiers,
             jwks: jwks.into(),
-            fingerprint: stored.iter().map(|k| (k.kid.clone(), k.retired_at)).collect(),
+            fingerprint: stored
+                .iter()
+                .map(|k| (k.kid.clone(), k.retired_at))
+                .collect(),
         })
     }
 
@@ -199,22 +208,34 @@ impl KeyRing {
     }
 
     fn sign(&self, header_b64: &str, claims: &Map<String, Value>) -> Result<String, KeyError> {
-        let payload = serde_json::to_vec(claims)
-            .map_err(KeyError::Json)?;
+        let payload = serde_json::to_vec(claims).map_err(KeyError::Json)?;
         let mut out = String::with_capacity(header_b64.len() + payload.len() * 4 / 3 + 120);
         out.push_str(header_b64);
         out.push('.');
-        base64::Engine::encode_string(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &payload, &mut out);
+        base64::Engine::encode_string(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            &payload,
+            &mut out,
+        );
         let sig = self.active.signer.sign(out.as_bytes())?;
         out.push('.');
-        base64::Engine::encode_string(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &sig, &mut out);
+        base64::Engine::encode_string(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            &sig,
+            &mut out,
+        );
         Ok(out)
     }
 
     /// Verify one of our own access tokens: header typ at+jwt, a known kid whose key's
     /// algorithm equals the header's (never `none`, never HMAC), the signature, the
     /// issuer and expiry. Returns the claims.
-    pub fn verify_access_token(&self, token: &str, issuer: &str, now: i64) -> Result<Map<String, Value>, TokenError> {
+    pub fn verify_access_token(
+        &self,
+        token: &str,
+        issuer: &str,
+        now: i64,
+    ) -> Result<Map<String, Value>, TokenError> {
         let (signed, sig_b64) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
         let (header_b64, payload_b64) = signed.split_once('.').ok_or(TokenError::Malformed)?;
         let decode = |s: &str| {
@@ -227,7 +248,10 @@ impl KeyRing {
         if !typ.eq_ignore_ascii_case("at+jwt") && !typ.eq_ignore_ascii_case("application/at+jwt") {
             return Err(TokenError::Unsupported);
         }
-        let kid = header.get("kid").and_then(Value::as_str).ok_or(TokenError::UnknownKey)?;
+        let kid = header
+            .get("kid")
+            .and_then(Value::as_str)
+            .ok_or(TokenError::UnknownKey)?;
         let key = self.verifiers.get(kid).ok_or(TokenError::UnknownKey)?;
         let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
         if alg != key.alg.as_str() {
@@ -250,7 +274,11 @@ impl KeyRing {
 
     /// Verify an ID token we issued (for `id_token_hint`); expiry is not checked
     /// (OpenID RP-Initiated Logout 1.0 allows an expired hint).
-    pub fn verify_id_token(&self, token: &str, issuer: &str) -> Result<Map<String, Value>, TokenError> {
+    pub fn verify_id_token(
+        &self,
+        token: &str,
+        issuer: &str,
+    ) -> Result<Map<String, Value>, TokenError> {
         let (signed, sig_b64) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
         let (header_b64, payload_b64) = signed.split_once('.').ok_or(TokenError::Malformed)?;
         let decode = |s: &str| {
@@ -259,7 +287,10 @@ impl KeyRing {
         };
         let header: Map<String, Value> =
             serde_json::from_slice(&decode(header_b64)?).map_err(|_| TokenError::Malformed)?;
-        let kid = header.get("kid").and_then(Value::as_str).ok_or(TokenError::UnknownKey)?;
+        let kid = header
+            .get("kid")
+            .and_then(Value::as_str)
+            .ok_or(TokenError::UnknownKey)?;
         let key = self.verifiers.get(kid).ok_or(TokenError::UnknownKey)?;
         if header.get("alg").and_then(Value::as_str) != Some(key.alg.as_str()) {
             return Err(TokenError::Unsupported);
@@ -290,12 +321,20 @@ impl Keys {
     }
 
     /// Rebuild from the store if the stored keys changed; true if they did.
-    pub fn reload(&self, stored: &[StoredKey], now: i64, publish_for: i64) -> Result<bool, KeyError> {
-        let fp: Vec<(String, Option<i64>)> = stored.iter().map(|k| (k.kid.clone(), k.retired_at)).collect();
+    pub fn reload(
+        &self,
+        stored: &[StoredKey],
+        now: i64,
+        publish_for: i64,
+    ) -> Result<bool, KeyError> {
+        let fp: Vec<(String, Option<i64>)> = stored
+            .iter()
+            .map(|k| (k.kid.clone(), k.retired_at))
+            .collect();
         let cur = self.current();
         let still_published = stored
             .iter()
-            .filter(|k| !k.retired_at.is_some_and(|r| r + publish_for < now))
+            .filter(|k| k.retired_at.is_none_or(|r| r + publish_for >= now))
             .count();
         if cur.fingerprint == fp && still_published == cur.verifiers.len() {
             return Ok(false);
@@ -322,12 +361,24 @@ mod tests {
             c.insert("iss".into(), "https://id.test".into());
             c.insert("exp".into(), 100.into());
             let t = r.sign_access_token(&c).unwrap();
-            assert_eq!(r.verify_access_token(&t, "https://id.test", 50).unwrap()["exp"], 100);
-            assert_eq!(r.verify_access_token(&t, "https://id.test", 100), Err(TokenError::Expired));
-            assert_eq!(r.verify_access_token(&t, "https://other", 50), Err(TokenError::WrongIssuer));
+            assert_eq!(
+                r.verify_access_token(&t, "https://id.test", 50).unwrap()["exp"],
+                100
+            );
+            assert_eq!(
+                r.verify_access_token(&t, "https://id.test", 100),
+                Err(TokenError::Expired)
+            );
+            assert_eq!(
+                r.verify_access_token(&t, "https://other", 50),
+                Err(TokenError::WrongIssuer)
+            );
             // An ID token is not an access token.
             let id = r.sign_id_token(&c).unwrap();
-            assert_eq!(r.verify_access_token(&id, "https://id.test", 50), Err(TokenError::Unsupported));
+            assert_eq!(
+                r.verify_access_token(&id, "https://id.test", 50),
+                Err(TokenError::Unsupported)
+            );
         }
     }
 
@@ -344,10 +395,19 @@ mod tests {
 
     #[test]
     fn retired_keys_leave_jwks_after_their_tokens_expired() {
-        let old = StoredKey { retired_at: Some(100), ..generate(SigningAlg::Es256, 0).unwrap() };
+        let old = StoredKey {
+            retired_at: Some(100),
+            ..generate(SigningAlg::Es256, 0).unwrap()
+        };
         let new = generate(SigningAlg::Es256, 100).unwrap();
         let keys = [old.clone(), new.clone()];
         assert_eq!(KeyRing::build(&keys, 150, 3600).unwrap().verifiers.len(), 2);
-        assert_eq!(KeyRing::build(&keys, 100 + 3601, 3600).unwrap().verifiers.len(), 1);
+        assert_eq!(
+            KeyRing::build(&keys, 100 + 3601, 3600)
+                .unwrap()
+                .verifiers
+                .len(),
+            1
+        );
     }
 }

@@ -23,7 +23,12 @@ pub struct Parked {
 }
 
 /// Keep the request server-side; the page only carries an opaque id.
-pub async fn park(req: &HttpRequest, state: &web::Data<AppState>, client: &Client, auth: AuthRequest) -> HttpResponse {
+pub async fn park(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    client: &Client,
+    auth: AuthRequest,
+) -> HttpResponse {
     let s = &state.settings;
     let now = state.clock.now();
     let (browser, new_browser) = match session::read(req, session::BROWSER_COOKIE) {
@@ -42,22 +47,42 @@ pub async fn park(req: &HttpRequest, state: &web::Data<AppState>, client: &Clien
         csrf: random_token(),
     };
     let Ok(json) = serde_json::to_string(&parked) else {
-        return pages::error_page(s, Some(client), 500, "Something went wrong. Please try again.");
+        return pages::error_page(
+            s,
+            Some(client),
+            500,
+            "Something went wrong. Please try again.",
+        );
     };
-    let (id, cid, bh, exp) = (tx_id.clone(), client.client_id.to_string(), token_hash(&browser), now + s.login.transaction_ttl);
+    let (id, cid, bh, exp) = (
+        tx_id.clone(),
+        client.client_id.to_string(),
+        token_hash(&browser),
+        now + s.login.transaction_ttl,
+    );
     if let Err(e) = state
         .store
         .run(move |c| store::transactions::create(c, &id, &cid, &json, &bh, now, exp))
         .await
     {
         tracing::error!(error = %e, "cannot store login transaction");
-        return pages::error_page(s, Some(client), 500, "Something went wrong. Please try again.");
+        return pages::error_page(
+            s,
+            Some(client),
+            500,
+            "Something went wrong. Please try again.",
+        );
     }
     let page = if signup_first { "/signup" } else { "/login" };
     let mut res = HttpResponse::SeeOther();
     res.insert_header((header::LOCATION, format!("{page}?tx={tx_id}")));
     if new_browser {
-        res.cookie(session::cookie(session::BROWSER_COOKIE.into(), browser, None, s.issuer.is_https()));
+        res.cookie(session::cookie(
+            session::BROWSER_COOKIE.into(),
+            browser,
+            None,
+            s.issuer.is_https(),
+        ));
     }
     res.finish()
 }
@@ -83,7 +108,13 @@ pub struct Completion {
 /// Run the rules, then in one transaction: count the login, persist role changes,
 /// clear the lockout, store the code and the session, consume the login transaction.
 /// Only then is the code revealed (interface.md: acknowledged means committed).
-pub async fn complete(state: &web::Data<AppState>, auth: &AuthRequest, client: &Client, user: User, how: Completion) -> HttpResponse {
+pub async fn complete(
+    state: &web::Data<AppState>,
+    auth: &AuthRequest,
+    client: &Client,
+    user: User,
+    how: Completion,
+) -> HttpResponse {
     let s = &state.settings;
     let now = state.clock.now();
     let connection = user.connection.clone();
@@ -101,7 +132,9 @@ pub async fn complete(state: &web::Data<AppState>, auth: &AuthRequest, client: &
             id: client.client_id.to_string(),
             name: client.name.clone(),
         },
-        connection: EventConnection { name: connection.clone() },
+        connection: EventConnection {
+            name: connection.clone(),
+        },
         signup: how.signup,
         request: EventRequest {
             ip: how.ip.clone(),
@@ -117,22 +150,48 @@ pub async fn complete(state: &web::Data<AppState>, auth: &AuthRequest, client: &
         let rules = s.rules.clone();
         tokio::task::spawn_blocking(move || rules.run(&event))
             .await
-            .unwrap_or_else(|e| Err(crate::rules::RuleFailure { rule: "?".into(), reason: e.to_string() }))
+            .unwrap_or_else(|e| {
+                Err(crate::rules::RuleFailure {
+                    rule: "?".into(),
+                    reason: e.to_string(),
+                })
+            })
     };
 
     let denial = match &outcome {
         Ok(o) => o.denied.clone().map(|r| ("rule_denied", r.clone(), r)),
         Err(f) => {
             tracing::warn!(error = %f, "rule failed; login denied");
-            Some(("rule_failed", f.to_string(), "the login was denied by a rule".to_owned()))
+            Some((
+                "rule_failed",
+                f.to_string(),
+                "the login was denied by a rule".to_owned(),
+            ))
         }
     };
     if let Some((kind, detail, description)) = denial {
-        let (uid, cid, conn, ip, tx_id) = (user.id.clone(), client.client_id.to_string(), connection.clone(), how.ip.clone(), how.tx_id.clone());
+        let (uid, cid, conn, ip, tx_id) = (
+            user.id.clone(),
+            client.client_id.to_string(),
+            connection.clone(),
+            how.ip.clone(),
+            how.tx_id.clone(),
+        );
         let _ = state
             .store
             .write(move |tx| {
-                audit::record(tx, &audit::Event { kind, connection: Some(&conn), user_id: Some(&uid), client_id: Some(&cid), ip: Some(&ip), detail: Some(&detail) }, now)?;
+                audit::record(
+                    tx,
+                    &audit::Event {
+                        kind,
+                        connection: Some(&conn),
+                        user_id: Some(&uid),
+                        client_id: Some(&cid),
+                        ip: Some(&ip),
+                        detail: Some(&detail),
+                    },
+                    now,
+                )?;
                 if let Some(t) = tx_id {
                     store::transactions::delete(tx, &t)?;
                 }
@@ -159,7 +218,8 @@ pub async fn complete(state: &web::Data<AppState>, auth: &AuthRequest, client: &
         audience: auth.audience.clone(),
         user_id: user.id.clone(),
         auth_time,
-        claims: json!({"access": outcome.access_token_claims, "id": outcome.id_token_claims}).to_string(),
+        claims: json!({"access": outcome.access_token_claims, "id": outcome.id_token_claims})
+            .to_string(),
         expires_at: now + s.tokens.code_ttl,
         used_at: None,
         access_jti: None,
@@ -168,9 +228,26 @@ pub async fn complete(state: &web::Data<AppState>, auth: &AuthRequest, client: &
     let code_hash = token_hash(&code);
     let session_ttl = s.login.session_ttl;
     let sess_hash = new_session.as_deref().map(token_hash);
-    let kind = if how.signup { "signup_login" } else if new_session.is_some() { "login" } else { "sso_login" };
-    let (uid, email, conn, cid, ip) = (user.id.clone(), user.email.clone(), connection.clone(), client.client_id.to_string(), how.ip.clone());
-    let (roles_changed, roles, rehash, tx_id) = (outcome.roles_changed, outcome.roles.clone(), how.rehash, how.tx_id);
+    let kind = if how.signup {
+        "signup_login"
+    } else if new_session.is_some() {
+        "login"
+    } else {
+        "sso_login"
+    };
+    let (uid, email, conn, cid, ip) = (
+        user.id.clone(),
+        user.email.clone(),
+        connection.clone(),
+        client.client_id.to_string(),
+        how.ip.clone(),
+    );
+    let (roles_changed, roles, rehash, tx_id) = (
+        outcome.roles_changed,
+        outcome.roles.clone(),
+        how.rehash,
+        how.tx_id,
+    );
     let written = state
         .store
         .write(move |tx| {
@@ -192,16 +269,39 @@ pub async fn complete(state: &web::Data<AppState>, auth: &AuthRequest, client: &
             if let Some(h) = &sess_hash {
                 store::sessions::create(tx, h, &uid, &conn, now, now + session_ttl)?;
             }
-            audit::record(tx, &audit::Event { kind, connection: Some(&conn), user_id: Some(&uid), client_id: Some(&cid), ip: Some(&ip), detail: None }, now)?;
+            audit::record(
+                tx,
+                &audit::Event {
+                    kind,
+                    connection: Some(&conn),
+                    user_id: Some(&uid),
+                    client_id: Some(&cid),
+                    ip: Some(&ip),
+                    detail: None,
+                },
+                now,
+            )?;
             Ok(true)
         })
         .await;
     match written {
         Ok(true) => {}
-        Ok(false) => return pages::error_page(s, Some(client), 400, "This sign-in was already completed. Go back to the application and start again."),
+        Ok(false) => {
+            return pages::error_page(
+                s,
+                Some(client),
+                400,
+                "This sign-in was already completed. Go back to the application and start again.",
+            )
+        }
         Err(e) => {
             tracing::error!(error = %e, "cannot complete login");
-            return pages::error_page(s, Some(client), 500, "Something went wrong. Please try again.");
+            return pages::error_page(
+                s,
+                Some(client),
+                500,
+                "Something went wrong. Please try again.",
+            );
         }
     }
 
@@ -213,7 +313,12 @@ pub async fn complete(state: &web::Data<AppState>, auth: &AuthRequest, client: &
     let mut res = HttpResponse::SeeOther();
     res.insert_header((header::LOCATION, redirect_with(&auth.redirect_uri, &params)));
     if let Some(sid) = new_session {
-        res.cookie(session::cookie(session::session_cookie_name(&connection), sid, None, s.issuer.is_https()));
+        res.cookie(session::cookie(
+            session::session_cookie_name(&connection),
+            sid,
+            None,
+            s.issuer.is_https(),
+        ));
     }
     res.finish()
 }

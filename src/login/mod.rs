@@ -10,7 +10,8 @@ pub mod throttle;
 
 /// Common passwords refused at sign-up (shipped in the repository).
 pub fn is_common_password(p: &str) -> bool {
-    static LIST: std::sync::OnceLock<std::collections::HashSet<&'static str>> = std::sync::OnceLock::new();
+    static LIST: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        std::sync::OnceLock::new();
     LIST.get_or_init(|| {
         include_str!("../../assets/common-passwords.txt")
             .lines()

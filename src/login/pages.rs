@@ -91,28 +91,48 @@ pub struct LoggedOutPage<'a> {
 
 pub fn html(status: u16, body: Result<String, askama::Error>) -> HttpResponse {
     match body {
-        Ok(b) => HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default())
-            .content_type("text/html; charset=utf-8")
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .body(b),
+        Ok(b) => {
+            HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default())
+                .content_type("text/html; charset=utf-8")
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .body(b)
+        }
         Err(e) => {
             tracing::error!(error = %e, "template failed");
-            HttpResponse::InternalServerError().content_type("text/plain").body(OOPS)
+            HttpResponse::InternalServerError()
+                .content_type("text/plain")
+                .body(OOPS)
         }
     }
 }
 
 /// An error page, in the client's brand when the client is known.
-pub fn error_page(_s: &Settings, client: Option<&Client>, status: u16, message: &str) -> HttpResponse {
+pub fn error_page(
+    _s: &Settings,
+    client: Option<&Client>,
+    status: u16,
+    message: &str,
+) -> HttpResponse {
     let heading = match status {
         429 => "Too many attempts",
         503 => "Please try again",
         500.. => "Something went wrong",
         _ => "We could not continue",
     };
-    let mut res = html(status, ErrorPage { brand: Brand::of(client), heading, message }.render());
+    let mut res = html(
+        status,
+        ErrorPage {
+            brand: Brand::of(client),
+            heading,
+            message,
+        }
+        .render(),
+    );
     if status == 429 || status == 503 {
-        res.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static(if status == 503 { "2" } else { "60" }));
+        res.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from_static(if status == 503 { "2" } else { "60" }),
+        );
     }
     res
 }
@@ -139,7 +159,14 @@ struct Loaded {
 
 async fn load(state: &AppState, tx_id: Option<&str>) -> Result<Loaded, HttpResponse> {
     let s = &state.settings;
-    let expired = || error_page(s, None, 400, "This sign-in link has expired. Go back to the application and try again.");
+    let expired = || {
+        error_page(
+            s,
+            None,
+            400,
+            "This sign-in link has expired. Go back to the application and try again.",
+        )
+    };
     let Some(tx_id) = tx_id.filter(|t| t.len() <= 64).map(str::to_owned) else {
         return Err(expired());
     };
@@ -153,9 +180,15 @@ async fn load(state: &AppState, tx_id: Option<&str>) -> Result<Loaded, HttpRespo
             tracing::error!(error = %e, "cannot load login transaction");
             error_page(s, None, 500, OOPS)
         })?;
-    let Some(t) = found else { return Err(expired()) };
+    let Some(t) = found else {
+        return Err(expired());
+    };
     let parked: Parked = serde_json::from_str(&t.request).map_err(|_| expired())?;
-    Ok(Loaded { tx_id, parked, browser: t.browser })
+    Ok(Loaded {
+        tx_id,
+        parked,
+        browser: t.browser,
+    })
 }
 
 /// The CSRF field must equal the transaction's token, and the browser-binding cookie
@@ -167,7 +200,10 @@ fn csrf_ok(req: &HttpRequest, loaded: &Loaded, field: Option<&str>) -> bool {
     field_ok && browser_ok
 }
 
-fn client_of<'a>(s: &'a Settings, parked: &Parked) -> Option<(&'a Client, &'a crate::config::Connection)> {
+fn client_of<'a>(
+    s: &'a Settings,
+    parked: &Parked,
+) -> Option<(&'a Client, &'a crate::config::Connection)> {
     let client = s.client(&parked.auth.client_id)?;
     let conn = s.connection(client.connection.as_ref()?)?;
     Some((client, conn))
@@ -196,10 +232,12 @@ fn render_login(f: &Form<'_>, status: u16, error: Option<&str>) -> HttpResponse 
         .render(),
     );
     if status == 429 {
-        res.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
     }
     if status == 503 {
-        res.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("2"));
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("2"));
     }
     res
 }
@@ -221,7 +259,8 @@ fn render_signup(f: &Form<'_>, status: u16, error: Option<&str>) -> HttpResponse
     );
     if status == 429 || status == 503 {
         let v = if status == 429 { "60" } else { "2" };
-        res.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static(v));
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static(v));
     }
     res
 }
@@ -236,7 +275,13 @@ pub async fn login_page(state: web::Data<AppState>, q: web::Query<TxQuery>) -> H
         return error_page(s, None, 400, "This application is no longer registered.");
     };
     let hint = loaded.parked.auth.login_hint.clone().unwrap_or_default();
-    let form = Form { client, signup_allowed: conn.signup, min_length: conn.password_min_length, loaded: &loaded, email: &hint };
+    let form = Form {
+        client,
+        signup_allowed: conn.signup,
+        min_length: conn.password_min_length,
+        loaded: &loaded,
+        email: &hint,
+    };
     render_login(&form, 200, None)
 }
 
@@ -250,7 +295,13 @@ pub async fn signup_page(state: web::Data<AppState>, q: web::Query<TxQuery>) -> 
         return error_page(s, None, 400, "This application is no longer registered.");
     };
     let hint = loaded.parked.auth.login_hint.clone().unwrap_or_default();
-    let form = Form { client, signup_allowed: conn.signup, min_length: conn.password_min_length, loaded: &loaded, email: &hint };
+    let form = Form {
+        client,
+        signup_allowed: conn.signup,
+        min_length: conn.password_min_length,
+        loaded: &loaded,
+        email: &hint,
+    };
     if !conn.signup {
         // interface.md: sign-up off means the login form.
         return render_login(&form, 200, None);
@@ -259,11 +310,26 @@ pub async fn signup_page(state: web::Data<AppState>, q: web::Query<TxQuery>) -> 
 }
 
 /// Record a failed attempt (account and IP) and say whether the account is now locked.
-async fn record_failure(state: &AppState, connection: &str, email: &str, user_id: Option<String>, client_id: &str, ip: Option<std::net::IpAddr>) {
+async fn record_failure(
+    state: &AppState,
+    connection: &str,
+    email: &str,
+    user_id: Option<String>,
+    client_id: &str,
+    ip: Option<std::net::IpAddr>,
+) {
     let now = state.clock.now();
     state.ip_limiter.record_failure(ip, now);
-    let (window, max) = (state.settings.login.failure_window, state.settings.login.max_failures);
-    let (conn, em, cid, ips) = (connection.to_owned(), email.to_owned(), client_id.to_owned(), ip.map(|i| i.to_string()));
+    let (window, max) = (
+        state.settings.login.failure_window,
+        state.settings.login.max_failures,
+    );
+    let (conn, em, cid, ips) = (
+        connection.to_owned(),
+        email.to_owned(),
+        client_id.to_owned(),
+        ip.map(|i| i.to_string()),
+    );
     let res = state
         .store
         .write(move |tx| {
@@ -274,12 +340,24 @@ async fn record_failure(state: &AppState, connection: &str, email: &str, user_id
                 user_id: user_id.as_deref(),
                 client_id: Some(&cid),
                 ip: ips.as_deref(),
-                detail: Some(if user_id.is_some() { "wrong password" } else { "unknown email" }),
+                detail: Some(if user_id.is_some() {
+                    "wrong password"
+                } else {
+                    "unknown email"
+                }),
             };
             audit::record(tx, &ev, now)?;
             if let Some(until) = locked {
                 let detail = format!("locked until {until}");
-                audit::record(tx, &audit::Event { kind: "account_locked", detail: Some(&detail), ..ev }, now)?;
+                audit::record(
+                    tx,
+                    &audit::Event {
+                        kind: "account_locked",
+                        detail: Some(&detail),
+                        ..ev
+                    },
+                    now,
+                )?;
             }
             Ok(())
         })
@@ -289,7 +367,11 @@ async fn record_failure(state: &AppState, connection: &str, email: &str, user_id
     }
 }
 
-pub async fn login_submit(req: HttpRequest, state: web::Data<AppState>, form: web::Form<CredentialsForm>) -> HttpResponse {
+pub async fn login_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<CredentialsForm>,
+) -> HttpResponse {
     let s = &state.settings;
     let loaded = match load(&state, form.tx.as_deref()).await {
         Ok(l) => l,
@@ -302,7 +384,13 @@ pub async fn login_submit(req: HttpRequest, state: web::Data<AppState>, form: we
         return error_page(s, Some(client), 400, STALE_FORM);
     }
     let raw_email = form.email.as_deref().unwrap_or("").trim().to_owned();
-    let page = Form { client, signup_allowed: conn.signup, min_length: conn.password_min_length, loaded: &loaded, email: &raw_email };
+    let page = Form {
+        client,
+        signup_allowed: conn.signup,
+        min_length: conn.password_min_length,
+        loaded: &loaded,
+        email: &raw_email,
+    };
     let now = state.clock.now();
     let ip = session::peer_ip(&req);
     if state.ip_limiter.is_blocked(ip, now) {
@@ -343,7 +431,15 @@ pub async fn login_submit(req: HttpRequest, state: web::Data<AppState>, form: we
     };
     let Some(user) = user.filter(|_| ok) else {
         let uid = None;
-        record_failure(&state, conn.name.as_str(), email.as_str(), uid, client.client_id.as_str(), ip).await;
+        record_failure(
+            &state,
+            conn.name.as_str(),
+            email.as_str(),
+            uid,
+            client.client_id.as_str(),
+            ip,
+        )
+        .await;
         return render_login(&page, 401, Some(WRONG_CREDENTIALS));
     };
     let rehash = if crate::login::password::needs_rehash(&user.password_hash) {
@@ -354,7 +450,15 @@ pub async fn login_submit(req: HttpRequest, state: web::Data<AppState>, form: we
     finish(&state, &loaded, client, user, false, ip, rehash).await
 }
 
-async fn finish(state: &web::Data<AppState>, loaded: &Loaded, client: &Client, user: User, signup: bool, ip: Option<std::net::IpAddr>, rehash: Option<String>) -> HttpResponse {
+async fn finish(
+    state: &web::Data<AppState>,
+    loaded: &Loaded,
+    client: &Client,
+    user: User,
+    signup: bool,
+    ip: Option<std::net::IpAddr>,
+    rehash: Option<String>,
+) -> HttpResponse {
     let how = Completion {
         signup,
         ip: ip.map(|i| i.to_string()).unwrap_or_default(),
@@ -377,13 +481,22 @@ pub fn password_problem(password: &str, email: &str, min: usize) -> Option<Strin
     if crate::login::is_common_password(password) {
         return Some("This password is too common. Choose another one.".into());
     }
-    if password.eq_ignore_ascii_case(email) || email.split('@').next().is_some_and(|l| password.eq_ignore_ascii_case(l)) {
+    if password.eq_ignore_ascii_case(email)
+        || email
+            .split('@')
+            .next()
+            .is_some_and(|l| password.eq_ignore_ascii_case(l))
+    {
         return Some("Your password must not be your email address.".into());
     }
     None
 }
 
-pub async fn signup_submit(req: HttpRequest, state: web::Data<AppState>, form: web::Form<CredentialsForm>) -> HttpResponse {
+pub async fn signup_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<CredentialsForm>,
+) -> HttpResponse {
     let s = &state.settings;
     let loaded = match load(&state, form.tx.as_deref()).await {
         Ok(l) => l,
@@ -396,9 +509,20 @@ pub async fn signup_submit(req: HttpRequest, state: web::Data<AppState>, form: w
         return error_page(s, Some(client), 400, STALE_FORM);
     }
     let raw_email = form.email.as_deref().unwrap_or("").trim().to_owned();
-    let page = Form { client, signup_allowed: conn.signup, min_length: conn.password_min_length, loaded: &loaded, email: &raw_email };
+    let page = Form {
+        client,
+        signup_allowed: conn.signup,
+        min_length: conn.password_min_length,
+        loaded: &loaded,
+        email: &raw_email,
+    };
     if !conn.signup {
-        return error_page(s, Some(client), 403, "Sign-up is closed for this application.");
+        return error_page(
+            s,
+            Some(client),
+            403,
+            "Sign-up is closed for this application.",
+        );
     }
     let now = state.clock.now();
     let ip = session::peer_ip(&req);
@@ -410,7 +534,9 @@ pub async fn signup_submit(req: HttpRequest, state: web::Data<AppState>, form: w
         Err(msg) => return render_signup(&page, 400, Some(msg)),
     };
     let password = Password::new(form.password.clone().unwrap_or_default());
-    if let Some(problem) = password_problem(password.expose(), email.as_str(), conn.password_min_length) {
+    if let Some(problem) =
+        password_problem(password.expose(), email.as_str(), conn.password_min_length)
+    {
         return render_signup(&page, 400, Some(&problem));
     }
 
@@ -436,14 +562,26 @@ pub async fn signup_submit(req: HttpRequest, state: web::Data<AppState>, form: w
         // The e-mail is taken. If the password is the account's, this is the owner
         // signing in through the wrong form: log them in. Otherwise treat it as a
         // failed login (it is a password guess) and say as little as we can.
-        let ok = match state.hasher.verify(&password, Some(user.password_hash.clone())).await {
+        let ok = match state
+            .hasher
+            .verify(&password, Some(user.password_hash.clone()))
+            .await
+        {
             Ok(ok) => ok,
             Err(_) => return render_signup(&page, 503, Some(BUSY)),
         };
         if ok {
             return finish(&state, &loaded, client, user, false, ip, None).await;
         }
-        record_failure(&state, conn.name.as_str(), email.as_str(), Some(user.id.clone()), client.client_id.as_str(), ip).await;
+        record_failure(
+            &state,
+            conn.name.as_str(),
+            email.as_str(),
+            Some(user.id.clone()),
+            client.client_id.as_str(),
+            ip,
+        )
+        .await;
         return render_signup(&page, 400, Some("We could not create an account with these details. If you already have an account, log in instead."));
     }
 
@@ -455,13 +593,29 @@ pub async fn signup_submit(req: HttpRequest, state: web::Data<AppState>, form: w
         }
         Err(_) => return render_signup(&page, 503, Some(BUSY)),
     };
-    let (cname, em, cid, ips) = (conn.name.to_string(), email.to_string(), client.client_id.to_string(), ip.map(|i| i.to_string()));
+    let (cname, em, cid, ips) = (
+        conn.name.to_string(),
+        email.to_string(),
+        client.client_id.to_string(),
+        ip.map(|i| i.to_string()),
+    );
     let created = state
         .store
         .write(move |tx| {
             let user = store::users::create(tx, &cname, &em, &hash, &[], now)?;
             if let Ok(u) = &user {
-                audit::record(tx, &audit::Event { kind: "signup", connection: Some(&cname), user_id: Some(&u.id), client_id: Some(&cid), ip: ips.as_deref(), detail: None }, now)?;
+                audit::record(
+                    tx,
+                    &audit::Event {
+                        kind: "signup",
+                        connection: Some(&cname),
+                        user_id: Some(&u.id),
+                        client_id: Some(&cid),
+                        ip: ips.as_deref(),
+                        detail: None,
+                    },
+                    now,
+                )?;
             }
             Ok(user)
         })

@@ -88,7 +88,10 @@ impl Hasher {
         }
     }
 
-    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, Busy> {
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Busy> {
         // Admission: `concurrency` hashes run, at most `queue` more wait; the rest are refused.
         if self.inflight.fetch_add(1, Ordering::AcqRel) >= self.concurrency + self.queue {
             self.inflight.fetch_sub(1, Ordering::AcqRel);
@@ -129,10 +132,14 @@ mod tests {
 
     #[test]
     fn weaker_hashes_are_upgraded() {
-        let weak = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8192, 1, 1, None).unwrap())
-            .hash_password(b"pw")
-            .unwrap()
-            .to_string();
+        let weak = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8192, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"pw")
+        .unwrap()
+        .to_string();
         assert!(needs_rehash(&weak));
         assert!(verify_now("pw", &weak));
     }

@@ -10,7 +10,10 @@ pub const BROWSER_COOKIE: &str = "portico_browser";
 
 /// Connection names may hold characters cookie names may not; hash them instead.
 pub fn session_cookie_name(connection: &str) -> String {
-    format!("portico_session_{}", &hex(&sha256(connection.as_bytes()))[..12])
+    format!(
+        "portico_session_{}",
+        &hex(&sha256(connection.as_bytes()))[..12]
+    )
 }
 
 pub fn cookie(name: String, value: String, max_age: Option<i64>, secure: bool) -> Cookie<'static> {
@@ -33,7 +36,9 @@ pub fn removal(name: String, secure: bool) -> Cookie<'static> {
 }
 
 pub fn read(req: &HttpRequest, name: &str) -> Option<String> {
-    req.cookie(name).map(|c| c.value().to_owned()).filter(|v| !v.is_empty())
+    req.cookie(name)
+        .map(|c| c.value().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 /// The client's address as seen on the socket (no proxy headers are trusted).

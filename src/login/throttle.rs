@@ -44,7 +44,8 @@ impl IpLimiter {
     }
 
     pub fn forget_old(&self, now: i64) {
-        self.map().retain(|_, (_, start)| now - *start < self.window);
+        self.map()
+            .retain(|_, (_, start)| now - *start < self.window);
     }
 }
 

@@ -40,14 +40,12 @@ pub struct AuthRequest {
 pub enum Rejection {
     /// Client or redirect_uri not trusted: an error page (HTTP 400), never a redirect.
     Page(&'static str),
-    /// Sent back to the client's redirect_uri (RFC 6749 4.1.2.1, RFC 9207).
-    Redirect(OAuthError),
-}
-
-impl From<OAuthError> for Rejection {
-    fn from(e: OAuthError) -> Self {
-        Self::Redirect(e)
-    }
+    /// Sent back to the client's (trusted) redirect_uri (RFC 6749 4.1.2.1, RFC 9207).
+    Redirect {
+        error: OAuthError,
+        redirect_uri: String,
+        state: Option<String>,
+    },
 }
 
 /// The checks, each citing its clause.
@@ -60,7 +58,9 @@ pub mod checks {
             .one("client_id")
             .map_err(|_| Rejection::Page("The client_id parameter is repeated."))?
             .ok_or(Rejection::Page("The request has no client_id."))?;
-        let client = s.client(id).ok_or(Rejection::Page("This application is not registered."))?;
+        let client = s
+            .client(id)
+            .ok_or(Rejection::Page("This application is not registered."))?;
         if !client.allows(GrantType::AuthorizationCode) {
             return Err(Rejection::Page("This application cannot sign users in."));
         }
@@ -77,19 +77,40 @@ pub mod checks {
         if client.redirect_uris.iter().any(|r| r.as_str() == uri) {
             Ok(uri.to_owned())
         } else {
-            Err(Rejection::Page("The redirect_uri is not registered for this application."))
+            Err(Rejection::Page(
+                "The redirect_uri is not registered for this application.",
+            ))
         }
     }
 
     /// RFC 6749 3.1: request and response parameters must not be included more than once.
     pub fn no_repeated_parameters(p: &Params) -> Result<(), OAuthError> {
         const OAUTH: &[&str] = &[
-            "response_type", "scope", "state", "nonce", "code_challenge", "code_challenge_method",
-            "prompt", "max_age", "login_hint", "screen_hint", "resource", "audience", "response_mode",
-            "request", "request_uri", "display", "ui_locales", "id_token_hint", "acr_values", "claims",
+            "response_type",
+            "scope",
+            "state",
+            "nonce",
+            "code_challenge",
+            "code_challenge_method",
+            "prompt",
+            "max_age",
+            "login_hint",
+            "screen_hint",
+            "resource",
+            "audience",
+            "response_mode",
+            "request",
+            "request_uri",
+            "display",
+            "ui_locales",
+            "id_token_hint",
+            "acr_values",
+            "claims",
         ];
         match OAUTH.iter().find(|n| p.is_repeated(n)) {
-            Some(n) => Err(OAuthError::invalid_request(format!("parameter {n} is repeated"))),
+            Some(n) => Err(OAuthError::invalid_request(format!(
+                "parameter {n} is repeated"
+            ))),
             None => Ok(()),
         }
     }
@@ -110,17 +131,25 @@ pub mod checks {
     pub fn response_mode(p: &Params) -> Result<(), OAuthError> {
         match p.one("response_mode")? {
             None | Some("query") => Ok(()),
-            Some(_) => Err(OAuthError::invalid_request("only response_mode=query is supported")),
+            Some(_) => Err(OAuthError::invalid_request(
+                "only response_mode=query is supported",
+            )),
         }
     }
 
     /// OIDC Core 6: request objects are not supported.
     pub fn no_request_objects(p: &Params) -> Result<(), OAuthError> {
         if p.one("request")?.is_some() {
-            return Err(OAuthError::new(ErrorCode::RequestNotSupported, "request objects are not supported"));
+            return Err(OAuthError::new(
+                ErrorCode::RequestNotSupported,
+                "request objects are not supported",
+            ));
         }
         if p.one("request_uri")?.is_some() {
-            return Err(OAuthError::new(ErrorCode::RequestUriNotSupported, "request_uri is not supported"));
+            return Err(OAuthError::new(
+                ErrorCode::RequestUriNotSupported,
+                "request_uri is not supported",
+            ));
         }
         Ok(())
     }
@@ -135,7 +164,9 @@ pub mod checks {
                 "code_challenge (PKCE, S256) is required for public clients",
             )),
             (None, None) => Ok(None),
-            (None, Some(_)) => Err(OAuthError::invalid_request("code_challenge_method without code_challenge")),
+            (None, Some(_)) => Err(OAuthError::invalid_request(
+                "code_challenge_method without code_challenge",
+            )),
             // RFC 7636 4.3: a missing method means plain, which we refuse.
             (Some(_), None) | (Some(_), Some("plain")) => Err(OAuthError::invalid_request(
                 "code_challenge_method must be S256 (plain is not allowed)",
@@ -143,7 +174,9 @@ pub mod checks {
             (Some(c), Some("S256")) => CodeChallenge::parse_s256(c)
                 .map(|c| Some(c.as_str().to_owned()))
                 .map_err(OAuthError::invalid_request),
-            (Some(_), Some(_)) => Err(OAuthError::invalid_request("code_challenge_method must be S256")),
+            (Some(_), Some(_)) => Err(OAuthError::invalid_request(
+                "code_challenge_method must be S256",
+            )),
         }
     }
 
@@ -159,7 +192,9 @@ pub mod checks {
         let none = values.contains("none");
         let login = values.contains("login");
         if none && values.iter().count() > 1 {
-            return Err(OAuthError::invalid_request("prompt=none cannot be combined with other values"));
+            return Err(OAuthError::invalid_request(
+                "prompt=none cannot be combined with other values",
+            ));
         }
         Ok((none, login))
     }
@@ -173,13 +208,19 @@ pub mod checks {
                 .ok()
                 .filter(|n| *n >= 0)
                 .map(Some)
-                .ok_or_else(|| OAuthError::invalid_request("max_age must be a non-negative integer")),
+                .ok_or_else(|| {
+                    OAuthError::invalid_request("max_age must be a non-negative integer")
+                }),
         }
     }
 
     /// RFC 8707 2: `resource` (or Auth0-style `audience`) must name a configured API;
     /// without one the client's default audience applies.
-    pub fn audience(s: &Settings, client: &Client, p: &Params) -> Result<Option<String>, OAuthError> {
+    pub fn audience(
+        s: &Settings,
+        client: &Client,
+        p: &Params,
+    ) -> Result<Option<String>, OAuthError> {
         target_audience(s, client, p.one("resource")?, p.one("audience")?)
     }
 
@@ -187,7 +228,9 @@ pub mod checks {
     pub fn lengths(p: &Params) -> Result<(), OAuthError> {
         for (name, max) in [("state", 2048), ("nonce", 512), ("login_hint", 320)] {
             if p.one(name)?.is_some_and(|v| v.len() > max) {
-                return Err(OAuthError::invalid_request(format!("{name} is longer than {max} characters")));
+                return Err(OAuthError::invalid_request(format!(
+                    "{name} is longer than {max} characters"
+                )));
             }
         }
         Ok(())
@@ -203,7 +246,9 @@ pub fn target_audience(
 ) -> Result<Option<String>, OAuthError> {
     let wanted = match (resource, audience) {
         (Some(r), Some(a)) if r != a => {
-            return Err(OAuthError::invalid_request("resource and audience name different APIs"))
+            return Err(OAuthError::invalid_request(
+                "resource and audience name different APIs",
+            ))
         }
         (Some(r), _) => Some(r),
         (None, a) => a,
@@ -211,17 +256,28 @@ pub fn target_audience(
     match wanted {
         None => Ok(client.audience.clone()),
         Some(a) if s.api(a).is_some() => Ok(Some(a.to_owned())),
-        Some(_) => Err(OAuthError::new(ErrorCode::InvalidTarget, "the requested resource is not a known API")),
+        Some(_) => Err(OAuthError::new(
+            ErrorCode::InvalidTarget,
+            "the requested resource is not a known API",
+        )),
     }
 }
 
 /// Run every check in order.
-pub fn validate(s: &Settings, p: &Params) -> Result<(AuthRequest, String), (Rejection, Option<(String, Option<String>)>)> {
-    let client = checks::client(s, p).map_err(|r| (r, None))?;
-    let redirect_uri = checks::redirect_uri(client, p).map_err(|r| (r, None))?;
+pub fn validate(s: &Settings, p: &Params) -> Result<AuthRequest, Rejection> {
+    let client = checks::client(s, p)?;
+    let redirect_uri = checks::redirect_uri(client, p)?;
     // From here on the redirect_uri is trusted: errors go back to it with the state.
-    let state = p.one("state").ok().flatten().map(|v| v.chars().take(2048).collect::<String>());
-    let back = |e: OAuthError| (Rejection::Redirect(e), Some((redirect_uri.clone(), state.clone())));
+    let state = p
+        .one("state")
+        .ok()
+        .flatten()
+        .map(|v| v.chars().take(2048).collect::<String>());
+    let back = |error: OAuthError| Rejection::Redirect {
+        error,
+        redirect_uri: redirect_uri.clone(),
+        state: state.clone(),
+    };
     checks::no_repeated_parameters(p).map_err(back)?;
     checks::response_type(p).map_err(back)?;
     checks::response_mode(p).map_err(back)?;
@@ -233,24 +289,21 @@ pub fn validate(s: &Settings, p: &Params) -> Result<(AuthRequest, String), (Reje
     let max_age = checks::max_age(p).map_err(back)?;
     let audience = checks::audience(s, client, p).map_err(back)?;
     let one = |n: &str| p.one(n).ok().flatten().map(str::to_owned);
-    Ok((
-        AuthRequest {
-            client_id: client.client_id.to_string(),
-            redirect_uri: redirect_uri.clone(),
-            state: state.clone(),
-            nonce: one("nonce"),
-            scope: scope.to_string(),
-            code_challenge,
-            audience,
-            prompt_login,
-            prompt_none,
-            max_age,
-            login_hint: one("login_hint"),
-            screen_hint_signup: one("screen_hint").as_deref() == Some("signup"),
-            query: p.last_wins(),
-        },
-        redirect_uri,
-    ))
+    Ok(AuthRequest {
+        client_id: client.client_id.to_string(),
+        redirect_uri: redirect_uri.clone(),
+        state: state.clone(),
+        nonce: one("nonce"),
+        scope: scope.to_string(),
+        code_challenge,
+        audience,
+        prompt_login,
+        prompt_none,
+        max_age,
+        login_hint: one("login_hint"),
+        screen_hint_signup: one("screen_hint").as_deref() == Some("signup"),
+        query: p.last_wins(),
+    })
 }
 
 /// `redirect_uri` plus response parameters, keeping any query it already has.
@@ -266,8 +319,16 @@ pub fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> String {
 }
 
 /// The error response of RFC 6749 4.1.2.1 with `iss` (RFC 9207).
-pub fn error_redirect(s: &Settings, redirect_uri: &str, state: Option<&str>, e: &OAuthError) -> HttpResponse {
-    let mut params = vec![("error", e.code.as_str()), ("error_description", e.description.as_ref())];
+pub fn error_redirect(
+    s: &Settings,
+    redirect_uri: &str,
+    state: Option<&str>,
+    e: &OAuthError,
+) -> HttpResponse {
+    let mut params = vec![
+        ("error", e.code.as_str()),
+        ("error_description", e.description.as_ref()),
+    ];
     if let Some(st) = state {
         params.push(("state", st));
     }
@@ -289,18 +350,26 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if !is_form {
-        return pages::error_page(&state.settings, None, 400, "The authorization request must be form-encoded.");
+        return pages::error_page(
+            &state.settings,
+            None,
+            400,
+            "The authorization request must be form-encoded.",
+        );
     }
     handle(req, state, Params::parse(&body)).await
 }
 
 async fn handle(req: HttpRequest, state: web::Data<AppState>, params: Params) -> HttpResponse {
     let s = &state.settings;
-    let (auth, _) = match validate(s, &params) {
+    let auth = match validate(s, &params) {
         Ok(v) => v,
-        Err((Rejection::Page(msg), _)) => return pages::error_page(s, None, 400, msg),
-        Err((Rejection::Redirect(e), Some((uri, st)))) => return error_redirect(s, &uri, st.as_deref(), &e),
-        Err((Rejection::Redirect(e), None)) => return pages::error_page(s, None, 400, &e.description),
+        Err(Rejection::Page(msg)) => return pages::error_page(s, None, 400, msg),
+        Err(Rejection::Redirect {
+            error,
+            redirect_uri,
+            state,
+        }) => return error_redirect(s, &redirect_uri, state.as_deref(), &error),
     };
     let Some(client) = s.client(&auth.client_id) else {
         return pages::error_page(s, None, 400, "This application is not registered.");
@@ -329,7 +398,12 @@ async fn handle(req: HttpRequest, state: web::Data<AppState>, params: Params) ->
                 Ok(v) => v,
                 Err(e) => {
                     tracing::error!(error = %e, "session lookup failed");
-                    return pages::error_page(s, Some(client), 500, "Something went wrong. Please try again.");
+                    return pages::error_page(
+                        s,
+                        Some(client),
+                        500,
+                        "Something went wrong. Please try again.",
+                    );
                 }
             }
         }
@@ -338,7 +412,9 @@ async fn handle(req: HttpRequest, state: web::Data<AppState>, params: Params) ->
     let fresh = |auth_time: i64| auth.max_age.is_none_or(|m| now - auth_time <= m);
     match existing {
         Some((sess, user)) if !auth.prompt_login && fresh(sess.auth_time) => {
-            let ip = session::peer_ip(&req).map(|i| i.to_string()).unwrap_or_default();
+            let ip = session::peer_ip(&req)
+                .map(|i| i.to_string())
+                .unwrap_or_default();
             let how = flow::Completion {
                 signup: false,
                 ip,
@@ -401,25 +477,27 @@ connection = "db"
         )
     }
 
-    fn redirected(r: Result<(AuthRequest, String), (Rejection, Option<(String, Option<String>)>)>) -> ErrorCode {
+    fn redirected(r: Result<AuthRequest, Rejection>) -> ErrorCode {
         match r {
-            Err((Rejection::Redirect(e), Some(_))) => e.code,
-            other => panic!("expected a redirected error, got {:?}", other.map(|x| x.0)),
+            Err(Rejection::Redirect { error, .. }) => error.code,
+            other => panic!("expected a redirected error, got {other:?}"),
         }
     }
 
     #[test]
     fn a_valid_request_passes_every_check() {
-        let (a, uri) = validate(&settings(), &params("&state=xyz&nonce=n&foo=bar")).unwrap();
-        assert_eq!(uri, "https://app.test/cb");
+        let a = validate(&settings(), &params("&state=xyz&nonce=n&foo=bar")).unwrap();
+        assert_eq!(a.redirect_uri, "https://app.test/cb");
         assert_eq!(a.state.as_deref(), Some("xyz"));
         assert_eq!(a.query["foo"], "bar");
     }
 
     #[test]
     fn unknown_client_gets_a_page_not_a_redirect() {
-        let p = Params::parse(b"client_id=nope&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&response_type=code");
-        assert!(matches!(validate(&settings(), &p), Err((Rejection::Page(_), None))));
+        let p = Params::parse(
+            b"client_id=nope&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&response_type=code",
+        );
+        assert!(matches!(validate(&settings(), &p), Err(Rejection::Page(_))));
     }
 
     #[test]
@@ -435,9 +513,15 @@ connection = "db"
             "http://app.test/cb",
             "https://app.test:443/cb",
         ] {
-            let q = format!("client_id=web&response_type=code&redirect_uri={}", urlencode(bad));
+            let q = format!(
+                "client_id=web&response_type=code&redirect_uri={}",
+                urlencode(bad)
+            );
             assert!(
-                matches!(validate(&s, &Params::parse(q.as_bytes())), Err((Rejection::Page(_), None))),
+                matches!(
+                    validate(&s, &Params::parse(q.as_bytes())),
+                    Err(Rejection::Page(_))
+                ),
                 "{bad}"
             );
         }
@@ -450,62 +534,101 @@ connection = "db"
     #[test]
     fn response_type_must_be_code() {
         let p = Params::parse(format!("client_id=web&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&response_type=token&code_challenge={CHALLENGE}&code_challenge_method=S256").as_bytes());
-        assert_eq!(redirected(validate(&settings(), &p)), ErrorCode::UnsupportedResponseType);
+        assert_eq!(
+            redirected(validate(&settings(), &p)),
+            ErrorCode::UnsupportedResponseType
+        );
     }
 
     #[test]
     fn public_clients_need_pkce_s256() {
         let s = settings();
-        let p = Params::parse(b"client_id=web&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&response_type=code");
+        let p = Params::parse(
+            b"client_id=web&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&response_type=code",
+        );
         assert_eq!(redirected(validate(&s, &p)), ErrorCode::InvalidRequest);
         let plain = Params::parse(format!("client_id=web&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&response_type=code&code_challenge={CHALLENGE}&code_challenge_method=plain").as_bytes());
         assert_eq!(redirected(validate(&s, &plain)), ErrorCode::InvalidRequest);
         let implicit_plain = Params::parse(format!("client_id=web&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&response_type=code&code_challenge={CHALLENGE}").as_bytes());
-        assert_eq!(redirected(validate(&s, &implicit_plain)), ErrorCode::InvalidRequest);
+        assert_eq!(
+            redirected(validate(&s, &implicit_plain)),
+            ErrorCode::InvalidRequest
+        );
     }
 
     #[test]
     fn confidential_clients_may_skip_pkce() {
-        let p = Params::parse(b"client_id=conf&redirect_uri=https%3A%2F%2Fconf.test%2Fcb&response_type=code");
+        let p = Params::parse(
+            b"client_id=conf&redirect_uri=https%3A%2F%2Fconf.test%2Fcb&response_type=code",
+        );
         assert!(validate(&settings(), &p).is_ok());
     }
 
     #[test]
     fn repeated_parameters_are_invalid_requests() {
-        assert_eq!(redirected(validate(&settings(), &params("&scope=email"))), ErrorCode::InvalidRequest);
+        assert_eq!(
+            redirected(validate(&settings(), &params("&scope=email"))),
+            ErrorCode::InvalidRequest
+        );
     }
 
     #[test]
     fn unknown_scopes_are_dropped() {
-        let (a, _) = validate(&settings(), &params("").clone()).unwrap();
+        let a = validate(&settings(), &params("")).unwrap();
         assert_eq!(a.scope, "openid");
         let p = Params::parse(format!("client_id=web&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&response_type=code&scope=openid+admin+orders:read&code_challenge={CHALLENGE}&code_challenge_method=S256").as_bytes());
-        assert_eq!(validate(&settings(), &p).unwrap().0.scope, "openid orders:read");
+        assert_eq!(
+            validate(&settings(), &p).unwrap().scope,
+            "openid orders:read"
+        );
     }
 
     #[test]
     fn prompt_none_stands_alone_and_max_age_is_a_number() {
-        assert_eq!(redirected(validate(&settings(), &params("&prompt=none+login"))), ErrorCode::InvalidRequest);
-        assert_eq!(redirected(validate(&settings(), &params("&max_age=-1"))), ErrorCode::InvalidRequest);
-        assert_eq!(validate(&settings(), &params("&max_age=60")).unwrap().0.max_age, Some(60));
+        assert_eq!(
+            redirected(validate(&settings(), &params("&prompt=none+login"))),
+            ErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            redirected(validate(&settings(), &params("&max_age=-1"))),
+            ErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            validate(&settings(), &params("&max_age=60"))
+                .unwrap()
+                .max_age,
+            Some(60)
+        );
     }
 
     #[test]
     fn resource_must_be_a_configured_api() {
-        assert_eq!(redirected(validate(&settings(), &params("&resource=https%3A%2F%2Fevil.test"))), ErrorCode::InvalidTarget);
-        let (a, _) = validate(&settings(), &params("&audience=https%3A%2F%2Fapi.test")).unwrap();
+        assert_eq!(
+            redirected(validate(
+                &settings(),
+                &params("&resource=https%3A%2F%2Fevil.test")
+            )),
+            ErrorCode::InvalidTarget
+        );
+        let a = validate(&settings(), &params("&audience=https%3A%2F%2Fapi.test")).unwrap();
         assert_eq!(a.audience.as_deref(), Some("https://api.test"));
     }
 
     #[test]
     fn request_objects_are_refused() {
-        assert_eq!(redirected(validate(&settings(), &params("&request=eyJ"))), ErrorCode::RequestNotSupported);
+        assert_eq!(
+            redirected(validate(&settings(), &params("&request=eyJ"))),
+            ErrorCode::RequestNotSupported
+        );
     }
 
     #[test]
     fn error_redirects_keep_the_query_and_add_iss() {
         assert_eq!(
-            redirect_with("https://a.test/cb?x=1", &[("code", "c d"), ("iss", "https://id.test")]),
+            redirect_with(
+                "https://a.test/cb?x=1",
+                &[("code", "c d"), ("iss", "https://id.test")]
+            ),
             "https://a.test/cb?x=1&code=c+d&iss=https%3A%2F%2Fid.test"
         );
     }

@@ -25,15 +25,21 @@ fn basic(req: &HttpRequest) -> Result<Option<(String, String)>, OAuthError> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let value = value.to_str().map_err(|_| basic_challenge(OAuthError::invalid_client("malformed Authorization header")))?;
+    let value = value.to_str().map_err(|_| {
+        basic_challenge(OAuthError::invalid_client("malformed Authorization header"))
+    })?;
     let Some((scheme, cred)) = value.split_once(' ') else {
-        return Err(basic_challenge(OAuthError::invalid_client("malformed Authorization header")));
+        return Err(basic_challenge(OAuthError::invalid_client(
+            "malformed Authorization header",
+        )));
     };
     if !scheme.eq_ignore_ascii_case("basic") {
         return Ok(None);
     }
     let bad = || basic_challenge(OAuthError::invalid_client("malformed Basic credentials"));
-    let decoded = base64::engine::general_purpose::STANDARD.decode(cred.trim()).map_err(|_| bad())?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(cred.trim())
+        .map_err(|_| bad())?;
     let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
     let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
     let unescape = |s: &str| -> Result<String, OAuthError> {
@@ -54,7 +60,11 @@ fn secret_matches(client: &Client, presented: &str) -> bool {
 }
 
 /// Authenticate the caller; exactly one method may be used (RFC 6749 2.3).
-pub fn authenticate<'a>(s: &'a Settings, req: &HttpRequest, p: &Params) -> Result<(&'a Client, Method), OAuthError> {
+pub fn authenticate<'a>(
+    s: &'a Settings,
+    req: &HttpRequest,
+    p: &Params,
+) -> Result<(&'a Client, Method), OAuthError> {
     let basic = basic(req)?;
     let body_id = p.one("client_id")?;
     let body_secret = p.one("client_secret")?;
@@ -67,10 +77,14 @@ pub fn authenticate<'a>(s: &'a Settings, req: &HttpRequest, p: &Params) -> Resul
         }
     };
     match (basic, body_secret) {
-        (Some(_), Some(_)) => Err(OAuthError::invalid_request("use one client authentication method, not two")),
+        (Some(_), Some(_)) => Err(OAuthError::invalid_request(
+            "use one client authentication method, not two",
+        )),
         (Some((id, secret)), None) => {
             if body_id.is_some_and(|b| b != id) {
-                return Err(OAuthError::invalid_request("client_id does not match the Authorization header"));
+                return Err(OAuthError::invalid_request(
+                    "client_id does not match the Authorization header",
+                ));
             }
             match s.client(&id) {
                 Some(c) if secret_matches(c, &secret) => Ok((c, Method::Basic)),
@@ -85,7 +99,8 @@ pub fn authenticate<'a>(s: &'a Settings, req: &HttpRequest, p: &Params) -> Resul
             }
         }
         (None, None) => {
-            let id = body_id.ok_or_else(|| OAuthError::invalid_client("client authentication is required"))?;
+            let id = body_id
+                .ok_or_else(|| OAuthError::invalid_client("client authentication is required"))?;
             match s.client(id) {
                 Some(c) if c.is_public() => Ok((c, Method::None)),
                 _ => Err(unknown(Method::None)),
@@ -100,10 +115,15 @@ pub fn require_form(req: &HttpRequest) -> Result<(), OAuthError> {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+        .is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
     if ok {
         Ok(())
     } else {
-        Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"))
+        Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ))
     }
 }

@@ -10,7 +10,11 @@ use crate::startup::AppState;
 pub fn document(s: &Settings) -> bytes::Bytes {
     let i = &s.issuer;
     let mut grants: Vec<&str> = Vec::new();
-    for g in [GrantType::AuthorizationCode, GrantType::RefreshToken, GrantType::ClientCredentials] {
+    for g in [
+        GrantType::AuthorizationCode,
+        GrantType::RefreshToken,
+        GrantType::ClientCredentials,
+    ] {
         if s.clients.iter().any(|c| c.allows(g)) || g == GrantType::AuthorizationCode {
             grants.push(g.as_str());
         }

@@ -16,25 +16,58 @@ fn answer(body: Value) -> HttpResponse {
         .json(body)
 }
 
-pub async fn introspect(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, OAuthError> {
+pub async fn introspect(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, OAuthError> {
     require_form(&req)?;
     let p = Params::parse(&body);
     let s = &state.settings;
     let (client, _) = authenticate(s, &req, &p)?;
     if client.is_public() {
-        return Err(OAuthError::invalid_client("only confidential clients may introspect"));
+        return Err(OAuthError::invalid_client(
+            "only confidential clients may introspect",
+        ));
     }
-    let token = p.one("token")?.ok_or_else(|| OAuthError::invalid_request("token is required"))?.to_owned();
+    let token = p
+        .one("token")?
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?
+        .to_owned();
     let now = state.clock.now();
     let inactive = || answer(json!({"active": false}));
 
-    if let Ok(claims) = state.keys.current().verify_access_token(&token, s.issuer.as_str(), now) {
-        let jti = claims.get("jti").and_then(Value::as_str).unwrap_or("").to_owned();
-        if state.store.run(move |c| store::refresh::is_access_token_revoked(c, &jti)).await? {
+    if let Ok(claims) = state
+        .keys
+        .current()
+        .verify_access_token(&token, s.issuer.as_str(), now)
+    {
+        let jti = claims
+            .get("jti")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        if state
+            .store
+            .run(move |c| store::refresh::is_access_token_revoked(c, &jti))
+            .await?
+        {
             return Ok(inactive());
         }
         let mut out = json!({"active": true, "token_type": "Bearer"});
-        for k in ["sub", "client_id", "aud", "scope", "iss", "exp", "iat", "nbf", "jti", "roles", "auth_time"] {
+        for k in [
+            "sub",
+            "client_id",
+            "aud",
+            "scope",
+            "iss",
+            "exp",
+            "iat",
+            "nbf",
+            "jti",
+            "roles",
+            "auth_time",
+        ] {
             if let Some(v) = claims.get(k) {
                 out[k] = v.clone();
             }
@@ -44,9 +77,17 @@ pub async fn introspect(req: HttpRequest, state: web::Data<AppState>, body: web:
 
     // A refresh token: only its own client learns about it.
     let hash = token_hash(&token);
-    let found = state.store.run(move |c| store::refresh::get(c, &hash)).await?;
+    let found = state
+        .store
+        .run(move |c| store::refresh::get(c, &hash))
+        .await?;
     match found {
-        Some(g) if g.client_id == client.client_id.as_str() && g.rotated_at.is_none() && g.revoked_at.is_none() && g.expires_at > now => {
+        Some(g)
+            if g.client_id == client.client_id.as_str()
+                && g.rotated_at.is_none()
+                && g.revoked_at.is_none()
+                && g.expires_at > now =>
+        {
             Ok(answer(json!({
                 "active": true,
                 "token_type": "refresh_token",

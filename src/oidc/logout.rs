@@ -14,14 +14,26 @@ use crate::params::Params;
 use crate::startup::AppState;
 use crate::store::{self, audit};
 
-pub async fn logout(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+pub async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
     let s = &state.settings;
     let mut p = Params::parse(req.query_string().as_bytes());
     if req.method() == actix_web::http::Method::POST {
         p = Params::parse(&body);
     }
     let one = |n: &str| p.one(n).ok().flatten().map(str::to_owned);
-    if ["id_token_hint", "post_logout_redirect_uri", "state", "client_id"].iter().any(|n| p.is_repeated(n)) {
+    if [
+        "id_token_hint",
+        "post_logout_redirect_uri",
+        "state",
+        "client_id",
+    ]
+    .iter()
+    .any(|n| p.is_repeated(n))
+    {
         return error_page(s, None, 400, "A logout parameter is repeated.");
     }
 
@@ -29,7 +41,11 @@ pub async fn logout(req: HttpRequest, state: web::Data<AppState>, body: web::Byt
     let mut client: Option<&Client> = None;
     let mut hinted_sub = None;
     if let Some(hint) = one("id_token_hint") {
-        match state.keys.current().verify_id_token(&hint, s.issuer.as_str()) {
+        match state
+            .keys
+            .current()
+            .verify_id_token(&hint, s.issuer.as_str())
+        {
             Ok(claims) => {
                 let aud = match claims.get("aud") {
                     Some(Value::String(a)) => Some(a.clone()),
@@ -39,7 +55,14 @@ pub async fn logout(req: HttpRequest, state: web::Data<AppState>, body: web::Byt
                 client = aud.as_deref().and_then(|a| s.client(a));
                 hinted_sub = claims.get("sub").and_then(Value::as_str).map(str::to_owned);
             }
-            Err(_) => return error_page(s, None, 400, "The id_token_hint is not a valid ID token from this server."),
+            Err(_) => {
+                return error_page(
+                    s,
+                    None,
+                    400,
+                    "The id_token_hint is not a valid ID token from this server.",
+                )
+            }
         }
     }
     if let Some(cid) = one("client_id") {
@@ -54,9 +77,29 @@ pub async fn logout(req: HttpRequest, state: web::Data<AppState>, body: web::Byt
     }
     let redirect = match one("post_logout_redirect_uri") {
         Some(uri) => match client {
-            Some(c) if c.post_logout_redirect_uris.iter().any(|r| r.as_str() == uri) => Some(uri),
-            Some(c) => return error_page(s, Some(c), 400, "The post_logout_redirect_uri is not registered for this application."),
-            None => return error_page(s, None, 400, "post_logout_redirect_uri needs an id_token_hint or client_id."),
+            Some(c)
+                if c.post_logout_redirect_uris
+                    .iter()
+                    .any(|r| r.as_str() == uri) =>
+            {
+                Some(uri)
+            }
+            Some(c) => {
+                return error_page(
+                    s,
+                    Some(c),
+                    400,
+                    "The post_logout_redirect_uri is not registered for this application.",
+                )
+            }
+            None => {
+                return error_page(
+                    s,
+                    None,
+                    400,
+                    "post_logout_redirect_uri needs an id_token_hint or client_id.",
+                )
+            }
         },
         None => None,
     };
@@ -83,7 +126,16 @@ pub async fn logout(req: HttpRequest, state: web::Data<AppState>, body: web::Byt
             for h in &ended {
                 store::sessions::delete(tx, h)?;
             }
-            audit::record(tx, &audit::Event { kind: "logout", user_id: hinted_sub.as_deref(), client_id: cid.as_deref(), ..Default::default() }, now)
+            audit::record(
+                tx,
+                &audit::Event {
+                    kind: "logout",
+                    user_id: hinted_sub.as_deref(),
+                    client_id: cid.as_deref(),
+                    ..Default::default()
+                },
+                now,
+            )
         })
         .await;
     if let Err(e) = res {
@@ -94,11 +146,26 @@ pub async fn logout(req: HttpRequest, state: web::Data<AppState>, body: web::Byt
     let mut out = match redirect {
         Some(uri) => {
             let st = one("state");
-            let params: Vec<(&str, &str)> = st.as_deref().map(|v| vec![("state", v)]).unwrap_or_default();
-            let location = if params.is_empty() { uri } else { redirect_with(&uri, &params) };
-            HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
+            let params: Vec<(&str, &str)> = st
+                .as_deref()
+                .map(|v| vec![("state", v)])
+                .unwrap_or_default();
+            let location = if params.is_empty() {
+                uri
+            } else {
+                redirect_with(&uri, &params)
+            };
+            HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, location))
+                .finish()
         }
-        None => html(200, LoggedOutPage { brand: Brand::of(client) }.render()),
+        None => html(
+            200,
+            LoggedOutPage {
+                brand: Brand::of(client),
+            }
+            .render(),
+        ),
     };
     for c in removals {
         let _ = out.add_cookie(&c);

@@ -10,15 +10,25 @@ use crate::params::Params;
 use crate::startup::AppState;
 use crate::store::{self, audit};
 
-pub async fn revoke(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, OAuthError> {
+pub async fn revoke(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, OAuthError> {
     require_form(&req)?;
     let p = Params::parse(&body);
     let s = &state.settings;
     let (client, _) = authenticate(s, &req, &p)?;
-    let token = p.one("token")?.ok_or_else(|| OAuthError::invalid_request("token is required"))?.to_owned();
+    let token = p
+        .one("token")?
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?
+        .to_owned();
     let hint = p.one("token_type_hint")?;
     if hint.is_some_and(|h| h != "access_token" && h != "refresh_token") {
-        return Err(OAuthError::new(ErrorCode::UnsupportedTokenType, "token_type_hint must be access_token or refresh_token"));
+        return Err(OAuthError::new(
+            ErrorCode::UnsupportedTokenType,
+            "token_type_hint must be access_token or refresh_token",
+        ));
     }
     let now = state.clock.now();
     let client_id = client.client_id.to_string();
@@ -27,19 +37,37 @@ pub async fn revoke(req: HttpRequest, state: web::Data<AppState>, body: web::Byt
     // An access token we signed (expired or not: revoking it is harmless).
     let ring = state.keys.current();
     let far_future = now + 10 * 365 * 86_400;
-    let access = ring.verify_access_token(&token, s.issuer.as_str(), i64::MIN).ok();
+    let access = ring
+        .verify_access_token(&token, s.issuer.as_str(), i64::MIN)
+        .ok();
     if let Some(claims) = access {
         if claims.get("client_id").and_then(Value::as_str) != Some(client_id.as_str()) {
             return Err(not_yours());
         }
-        let jti = claims.get("jti").and_then(Value::as_str).unwrap_or("").to_owned();
-        let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(far_future);
+        let jti = claims
+            .get("jti")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let exp = claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .unwrap_or(far_future);
         if exp > now {
             state
                 .store
                 .write(move |tx| {
                     store::refresh::revoke_access_token(tx, &jti, exp)?;
-                    audit::record(tx, &audit::Event { kind: "access_token_revoked", client_id: Some(&client_id), detail: Some(&jti), ..Default::default() }, now)
+                    audit::record(
+                        tx,
+                        &audit::Event {
+                            kind: "access_token_revoked",
+                            client_id: Some(&client_id),
+                            detail: Some(&jti),
+                            ..Default::default()
+                        },
+                        now,
+                    )
                 })
                 .await?;
         }
@@ -57,7 +85,17 @@ pub async fn revoke(req: HttpRequest, state: web::Data<AppState>, body: web::Byt
                 return Ok(false);
             }
             store::refresh::revoke_family(tx, &g.family_id, now)?;
-            audit::record(tx, &audit::Event { kind: "refresh_token_revoked", user_id: Some(&g.user_id), client_id: Some(&client_id), detail: Some(&g.family_id), ..Default::default() }, now)?;
+            audit::record(
+                tx,
+                &audit::Event {
+                    kind: "refresh_token_revoked",
+                    user_id: Some(&g.user_id),
+                    client_id: Some(&client_id),
+                    detail: Some(&g.family_id),
+                    ..Default::default()
+                },
+                now,
+            )?;
             Ok(true)
         })
         .await?;

@@ -51,7 +51,12 @@ impl Issued {
 /// Claims rules set at login: `{"access": {...}, "id": {...}}`.
 fn rule_claims(stored: &str) -> (Map<String, Value>, Map<String, Value>) {
     let v: Value = serde_json::from_str(stored).unwrap_or(Value::Null);
-    let get = |k: &str| v.get(k).and_then(Value::as_object).cloned().unwrap_or_default();
+    let get = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    };
     (get("access"), get("id"))
 }
 
@@ -69,7 +74,12 @@ pub struct Grant<'a> {
 
 /// An access token (RFC 9068 2.2) and, with `openid`, an ID token (OIDC Core 2).
 /// Returns (access token, jti, exp, id token).
-pub fn mint(s: &Settings, ring: &KeyRing, g: &Grant<'_>, now: i64) -> Result<(String, String, i64, Option<String>), OAuthError> {
+pub fn mint(
+    s: &Settings,
+    ring: &KeyRing,
+    g: &Grant<'_>,
+    now: i64,
+) -> Result<(String, String, i64, Option<String>), OAuthError> {
     let jti = random_id("");
     let exp = now + s.tokens.access_token_ttl;
     let sub = g.user.map(|u| u.id.as_str()).unwrap_or(g.client_id);
@@ -117,7 +127,11 @@ pub fn mint(s: &Settings, ring: &KeyRing, g: &Grant<'_>, now: i64) -> Result<(St
     Ok((access, jti, exp, id_token))
 }
 
-pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, OAuthError> {
+pub async fn token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, OAuthError> {
     require_form(&req)?;
     let params = Params::parse(&body);
     let s = &state.settings;
@@ -125,10 +139,14 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
     let grant_type = params
         .one("grant_type")?
         .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
-    let grant = GrantType::parse(grant_type)
-        .ok_or_else(|| OAuthError::new(ErrorCode::UnsupportedGrantType, "unsupported grant_type"))?;
+    let grant = GrantType::parse(grant_type).ok_or_else(|| {
+        OAuthError::new(ErrorCode::UnsupportedGrantType, "unsupported grant_type")
+    })?;
     if !client.allows(grant) {
-        return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not use this grant type"));
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client may not use this grant type",
+        ));
     }
     let issued = match grant {
         GrantType::AuthorizationCode => authorization_code(&state, client, &params).await?,
@@ -142,13 +160,18 @@ type Outcome = Result<Issued, OAuthError>;
 
 /// Run the grant in one transaction that commits even when the grant fails, so a
 /// detected replay's revocations persist while the client gets its error.
-async fn in_transaction(state: &AppState, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<Outcome, StoreError> + Send + 'static) -> Outcome {
+async fn in_transaction(
+    state: &AppState,
+    f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<Outcome, StoreError> + Send + 'static,
+) -> Outcome {
     state.store.write(f).await?
 }
 
 /// RFC 6749 4.1.3 with RFC 7636 4.6.
 async fn authorization_code(state: &web::Data<AppState>, client: &Client, p: &Params) -> Outcome {
-    let code = p.one("code")?.ok_or_else(|| OAuthError::invalid_request("code is required"))?;
+    let code = p
+        .one("code")?
+        .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
     let redirect_uri = p.one("redirect_uri")?.map(str::to_owned);
     let verifier = p.one("code_verifier")?.map(str::to_owned);
     if verifier.as_deref().is_some_and(|v| !valid_code_verifier(v)) {
@@ -162,7 +185,9 @@ async fn authorization_code(state: &web::Data<AppState>, client: &Client, p: &Pa
     let offline = client.allows(GrantType::RefreshToken);
     in_transaction(state, move |tx| {
         let Some(g) = store::codes::get(tx, &code_hash)? else {
-            return Ok(Err(OAuthError::invalid_grant("the code is invalid or expired")));
+            return Ok(Err(OAuthError::invalid_grant(
+                "the code is invalid or expired",
+            )));
         };
         if g.used_at.is_some() {
             // RFC 6749 4.1.2: a code used twice revokes what it bought.
@@ -172,23 +197,43 @@ async fn authorization_code(state: &web::Data<AppState>, client: &Client, p: &Pa
             if let (Some(jti), Some(exp)) = (&g.access_jti, g.access_exp) {
                 store::refresh::revoke_access_token(tx, jti, exp)?;
             }
-            audit::record(tx, &audit::Event { kind: "code_replay", user_id: Some(&g.user_id), client_id: Some(&client_id), detail: Some("tokens issued from the code revoked"), ..Default::default() }, now)?;
+            audit::record(
+                tx,
+                &audit::Event {
+                    kind: "code_replay",
+                    user_id: Some(&g.user_id),
+                    client_id: Some(&client_id),
+                    detail: Some("tokens issued from the code revoked"),
+                    ..Default::default()
+                },
+                now,
+            )?;
             return Ok(Err(OAuthError::invalid_grant("the code was already used")));
         }
         if g.client_id != client_id {
-            return Ok(Err(OAuthError::invalid_grant("the code was issued to another client")));
+            return Ok(Err(OAuthError::invalid_grant(
+                "the code was issued to another client",
+            )));
         }
         if g.expires_at <= now {
-            return Ok(Err(OAuthError::invalid_grant("the code is invalid or expired")));
+            return Ok(Err(OAuthError::invalid_grant(
+                "the code is invalid or expired",
+            )));
         }
         if redirect_uri.as_deref() != Some(g.redirect_uri.as_str()) {
-            return Ok(Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request")));
+            return Ok(Err(OAuthError::invalid_grant(
+                "redirect_uri does not match the authorization request",
+            )));
         }
         match (&g.code_challenge, &verifier) {
             (Some(ch), Some(v)) if pkce_s256_matches(v, ch) => {}
             (Some(_), _) => return Ok(Err(OAuthError::invalid_grant("PKCE verification failed"))),
             // RFC 9700 2.1.1: a verifier without a challenge is a downgrade attempt.
-            (None, Some(_)) => return Ok(Err(OAuthError::invalid_grant("no code_challenge was sent for this code"))),
+            (None, Some(_)) => {
+                return Ok(Err(OAuthError::invalid_grant(
+                    "no code_challenge was sent for this code",
+                )))
+            }
             (None, None) => {}
         }
         let Some(user) = store::users::get(tx, &g.user_id)? else {
@@ -246,7 +291,9 @@ async fn authorization_code(state: &web::Data<AppState>, client: &Client, p: &Pa
 
 /// RFC 6749 6 with rotation (RFC 9700 4.14.2): a rotated token used again revokes its family.
 async fn refresh_token(state: &web::Data<AppState>, client: &Client, p: &Params) -> Outcome {
-    let presented = p.one("refresh_token")?.ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+    let presented = p
+        .one("refresh_token")?
+        .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
     let requested = p.one("scope")?.map(Scopes::parse);
     let hash = token_hash(presented);
     let now = state.clock.now();
@@ -321,11 +368,22 @@ async fn refresh_token(state: &web::Data<AppState>, client: &Client, p: &Params)
 fn client_credentials(state: &AppState, client: &Client, p: &Params) -> Outcome {
     let s = &state.settings;
     if client.is_public() {
-        return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "public clients cannot use client_credentials"));
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "public clients cannot use client_credentials",
+        ));
     }
-    let audience = target_audience(s, client, p.one("resource")?, p.one("audience")?)?
-        .ok_or_else(|| OAuthError::new(ErrorCode::InvalidTarget, "name the API with resource or audience"))?;
-    let api_scopes = s.api(&audience).map(|a| a.scopes.clone()).unwrap_or_default();
+    let audience =
+        target_audience(s, client, p.one("resource")?, p.one("audience")?)?.ok_or_else(|| {
+            OAuthError::new(
+                ErrorCode::InvalidTarget,
+                "name the API with resource or audience",
+            )
+        })?;
+    let api_scopes = s
+        .api(&audience)
+        .map(|a| a.scopes.clone())
+        .unwrap_or_default();
     let scope = match p.one("scope")? {
         Some(req) => Scopes::parse(req).retain(|x| api_scopes.iter().any(|a| a == x)),
         None => Scopes::from_vec(api_scopes),

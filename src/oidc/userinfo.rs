@@ -33,19 +33,33 @@ fn bearer(req: &HttpRequest, body: &[u8]) -> Result<String, OAuthError> {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     let from_body = if is_form {
-        Params::parse(body).one("access_token").ok().flatten().map(str::to_owned)
+        Params::parse(body)
+            .one("access_token")
+            .ok()
+            .flatten()
+            .map(str::to_owned)
     } else {
         None
     };
     match (from_header, from_body) {
-        (Some(_), Some(_)) => Err(bearer_error(ErrorCode::InvalidRequest, "send the token once")),
+        (Some(_), Some(_)) => Err(bearer_error(
+            ErrorCode::InvalidRequest,
+            "send the token once",
+        )),
         (Some(t), None) | (None, Some(t)) => Ok(t),
-        (None, None) => Err(OAuthError::new(ErrorCode::InvalidToken, "an access token is required")
-            .with_challenge("Bearer realm=\"portico\"".to_owned())),
+        (None, None) => Err(OAuthError::new(
+            ErrorCode::InvalidToken,
+            "an access token is required",
+        )
+        .with_challenge("Bearer realm=\"portico\"".to_owned())),
     }
 }
 
-pub async fn userinfo(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, OAuthError> {
+pub async fn userinfo(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, OAuthError> {
     let token = bearer(&req, &body)?;
     let now = state.clock.now();
     let claims = state
@@ -55,19 +69,41 @@ pub async fn userinfo(req: HttpRequest, state: web::Data<AppState>, body: web::B
         .map_err(|e| bearer_error(ErrorCode::InvalidToken, &e.to_string()))?;
     let scope = claims.get("scope").and_then(Value::as_str).unwrap_or("");
     if !scope.split(' ').any(|s| s == "openid") {
-        return Err(bearer_error(ErrorCode::InsufficientScope, "the token lacks the openid scope"));
+        return Err(bearer_error(
+            ErrorCode::InsufficientScope,
+            "the token lacks the openid scope",
+        ));
     }
-    let jti = claims.get("jti").and_then(Value::as_str).unwrap_or("").to_owned();
-    let sub = claims.get("sub").and_then(Value::as_str).unwrap_or("").to_owned();
+    let jti = claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let sub = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
     let (revoked, user) = state
         .store
-        .run(move |c| Ok((store::refresh::is_access_token_revoked(c, &jti)?, store::users::get(c, &sub)?)))
+        .run(move |c| {
+            Ok((
+                store::refresh::is_access_token_revoked(c, &jti)?,
+                store::users::get(c, &sub)?,
+            ))
+        })
         .await?;
     if revoked {
-        return Err(bearer_error(ErrorCode::InvalidToken, "the token was revoked"));
+        return Err(bearer_error(
+            ErrorCode::InvalidToken,
+            "the token was revoked",
+        ));
     }
     let Some(user) = user else {
-        return Err(bearer_error(ErrorCode::InvalidToken, "the token's subject no longer exists"));
+        return Err(bearer_error(
+            ErrorCode::InvalidToken,
+            "the token's subject no longer exists",
+        ));
     };
     let mut out = Map::new();
     out.insert("sub".into(), json!(user.id));

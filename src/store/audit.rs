@@ -19,14 +19,23 @@ pub fn record(conn: &Conn, e: &Event<'_>, now: i64) -> Result<(), StoreError> {
         "INSERT INTO audit_events (at, kind, connection, user_id, client_id, ip, detail) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
-    .execute(params![now, e.kind, e.connection, e.user_id, e.client_id, e.ip, e.detail])?;
+    .execute(params![
+        now,
+        e.kind,
+        e.connection,
+        e.user_id,
+        e.client_id,
+        e.ip,
+        e.detail
+    ])?;
     tracing::info!(target: "portico::audit", kind = e.kind, connection = e.connection, user = e.user_id, client = e.client_id, ip = e.ip, detail = e.detail, "audit");
     Ok(())
 }
 
 /// Recent events of one kind (for tests and operators).
 pub fn kinds_since(conn: &Conn, since: i64) -> Result<Vec<(String, Option<String>)>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT kind, detail FROM audit_events WHERE at >= ?1 ORDER BY id")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT kind, detail FROM audit_events WHERE at >= ?1 ORDER BY id")?;
     let rows = stmt.query_map([since], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

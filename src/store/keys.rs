@@ -31,7 +31,10 @@ pub fn all(conn: &Conn) -> Result<Vec<StoredKey>, StoreError> {
 
 /// Retire the signing key(s) and make `key` the active one.
 pub fn activate(conn: &Conn, key: &StoredKey, now: i64) -> Result<(), StoreError> {
-    conn.execute("UPDATE signing_keys SET retired_at = ?1 WHERE retired_at IS NULL", [now])?;
+    conn.execute(
+        "UPDATE signing_keys SET retired_at = ?1 WHERE retired_at IS NULL",
+        [now],
+    )?;
     conn.execute(
         "INSERT INTO signing_keys (kid, alg, private_pem, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![key.kid, key.alg, key.private_pem, key.created_at],

@@ -44,7 +44,9 @@ pub enum StoreError {
 }
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("../../migrations/0001_initial.sql"))])
+    Migrations::new(vec![M::up(include_str!(
+        "../../migrations/0001_initial.sql"
+    ))])
 }
 
 /// How hard SQLite syncs each commit to disk.
@@ -76,7 +78,8 @@ impl Store {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; \
              PRAGMA busy_timeout = 5000; PRAGMA temp_store = MEMORY;"
         );
-        let manager = SqliteConnectionManager::file(&path).with_init(move |c| c.execute_batch(&init));
+        let manager =
+            SqliteConnectionManager::file(&path).with_init(move |c| c.execute_batch(&init));
         let pool = r2d2::Pool::builder()
             .max_size(8)
             .min_idle(Some(1))
@@ -139,11 +142,20 @@ pub fn write_tx<T>(
 /// Delete what has expired: codes, transactions, sessions, refresh families, revoked jtis.
 pub fn purge_expired(conn: &Conn, now: i64) -> Result<usize, StoreError> {
     let mut n = 0;
-    n += conn.execute("DELETE FROM authorization_codes WHERE expires_at < ?1", [now])?;
-    n += conn.execute("DELETE FROM login_transactions WHERE expires_at < ?1", [now])?;
+    n += conn.execute(
+        "DELETE FROM authorization_codes WHERE expires_at < ?1",
+        [now],
+    )?;
+    n += conn.execute(
+        "DELETE FROM login_transactions WHERE expires_at < ?1",
+        [now],
+    )?;
     n += conn.execute("DELETE FROM sessions WHERE expires_at < ?1", [now])?;
     n += conn.execute("DELETE FROM refresh_tokens WHERE expires_at < ?1", [now])?;
-    n += conn.execute("DELETE FROM revoked_access_tokens WHERE expires_at < ?1", [now])?;
+    n += conn.execute(
+        "DELETE FROM revoked_access_tokens WHERE expires_at < ?1",
+        [now],
+    )?;
     n += conn.execute(
         "DELETE FROM login_failures WHERE (locked_until IS NULL OR locked_until < ?1) AND window_start < ?1 - 86400",
         [now],

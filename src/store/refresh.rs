@@ -107,8 +107,10 @@ pub fn families_of_code(conn: &Conn, code_hash: &str) -> Result<Vec<String>, Sto
 }
 
 pub fn revoke_access_token(conn: &Conn, jti: &str, expires_at: i64) -> Result<(), StoreError> {
-    conn.prepare_cached("INSERT OR IGNORE INTO revoked_access_tokens (jti, expires_at) VALUES (?1, ?2)")?
-        .execute(params![jti, expires_at])?;
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO revoked_access_tokens (jti, expires_at) VALUES (?1, ?2)",
+    )?
+    .execute(params![jti, expires_at])?;
     Ok(())
 }
 

@@ -28,7 +28,12 @@ pub fn create(
 }
 
 /// A live session of that connection, or none.
-pub fn get(conn: &Conn, id_hash: &str, connection: &str, now: i64) -> Result<Option<Session>, StoreError> {
+pub fn get(
+    conn: &Conn,
+    id_hash: &str,
+    connection: &str,
+    now: i64,
+) -> Result<Option<Session>, StoreError> {
     Ok(conn
         .prepare_cached(
             "SELECT user_id, connection, auth_time FROM sessions \

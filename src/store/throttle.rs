@@ -5,7 +5,12 @@ use rusqlite::{params, OptionalExtension};
 use super::{Conn, StoreError};
 
 /// The lockout in force for that account, if any (Unix seconds it ends).
-pub fn locked_until(conn: &Conn, connection: &str, email: &str, now: i64) -> Result<Option<i64>, StoreError> {
+pub fn locked_until(
+    conn: &Conn,
+    connection: &str,
+    email: &str,
+    now: i64,
+) -> Result<Option<i64>, StoreError> {
     Ok(conn
         .prepare_cached(
             "SELECT locked_until FROM login_failures WHERE connection = ?1 AND email = ?2 AND locked_until > ?3",
@@ -41,8 +46,10 @@ pub fn record_failure(
     }
     let delay = (60i64 << over.min(6)).min(3600);
     let until = now + delay;
-    conn.prepare_cached("UPDATE login_failures SET locked_until = ?3 WHERE connection = ?1 AND email = ?2")?
-        .execute(params![connection, email, until])?;
+    conn.prepare_cached(
+        "UPDATE login_failures SET locked_until = ?3 WHERE connection = ?1 AND email = ?2",
+    )?
+    .execute(params![connection, email, until])?;
     Ok(Some(until))
 }
 

@@ -23,7 +23,14 @@ pub fn create(
         "INSERT INTO login_transactions (id, client_id, request, browser, created_at, expires_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![id, client_id, request_json, browser, now, expires_at])?;
+    .execute(params![
+        id,
+        client_id,
+        request_json,
+        browser,
+        now,
+        expires_at
+    ])?;
     Ok(())
 }
 

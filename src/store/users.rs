@@ -57,7 +57,8 @@ pub fn create(
     now: i64,
 ) -> Result<Result<User, EmailTaken>, StoreError> {
     let id = crate::crypto::random_id("usr_");
-    let roles_json = serde_json::to_string(roles).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let roles_json =
+        serde_json::to_string(roles).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let res = conn.prepare_cached(
         "INSERT INTO users (id, connection, email, password_hash, roles, created_at, updated_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
@@ -83,7 +84,11 @@ pub fn create(
     }
 }
 
-pub fn find_by_email(conn: &Conn, connection: &str, email: &str) -> Result<Option<User>, StoreError> {
+pub fn find_by_email(
+    conn: &Conn,
+    connection: &str,
+    email: &str,
+) -> Result<Option<User>, StoreError> {
     Ok(conn
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM users WHERE connection = ?1 AND email = ?2 COLLATE NOCASE"
@@ -115,7 +120,8 @@ pub fn delete(conn: &Conn, connection: &str, email: &str) -> Result<bool, StoreE
 }
 
 pub fn set_roles(conn: &Conn, id: &str, roles: &[String], now: i64) -> Result<bool, StoreError> {
-    let roles_json = serde_json::to_string(roles).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let roles_json =
+        serde_json::to_string(roles).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(conn
         .prepare_cached("UPDATE users SET roles = ?2, updated_at = ?3 WHERE id = ?1")?
         .execute(params![id, roles_json, now])?

@@ -6,7 +6,10 @@ use openidconnect::IssuerUrl;
 use crate::helpers::{spawn, spawn_app};
 
 fn rp_http() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 async fn discover(base: &str) -> CoreProviderMetadata {
@@ -16,8 +19,18 @@ async fn discover(base: &str) -> CoreProviderMetadata {
 }
 
 async fn kids(base: &str) -> Vec<String> {
-    let jwks: serde_json::Value = reqwest::get(format!("{base}/.well-known/jwks.json")).await.unwrap().json().await.unwrap();
-    jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect()
+    let jwks: serde_json::Value = reqwest::get(format!("{base}/.well-known/jwks.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test]
@@ -25,21 +38,44 @@ async fn an_oidc_client_library_reads_discovery_and_jwks() {
     let app = spawn_app().await;
     let meta = discover(&app.base).await;
     assert_eq!(meta.issuer().as_str(), app.base);
-    assert_eq!(meta.token_endpoint().unwrap().as_str(), format!("{}/token", app.base));
+    assert_eq!(
+        meta.token_endpoint().unwrap().as_str(),
+        format!("{}/token", app.base)
+    );
     assert_eq!(meta.jwks().keys().len(), 1);
 
-    let raw: serde_json::Value = app.get("/.well-known/openid-configuration").await.json().await.unwrap();
-    assert_eq!(raw["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    let raw: serde_json::Value = app
+        .get("/.well-known/openid-configuration")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        raw["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
     assert_eq!(raw["authorization_response_iss_parameter_supported"], true);
-    for k in ["revocation_endpoint", "introspection_endpoint", "end_session_endpoint", "userinfo_endpoint"] {
+    for k in [
+        "revocation_endpoint",
+        "introspection_endpoint",
+        "end_session_endpoint",
+        "userinfo_endpoint",
+    ] {
         assert!(raw[k].as_str().unwrap().starts_with(&app.base), "{k}");
     }
-    let methods = raw["token_endpoint_auth_methods_supported"].as_array().unwrap();
+    let methods = raw["token_endpoint_auth_methods_supported"]
+        .as_array()
+        .unwrap();
     assert_eq!(methods.len(), 3);
     let scopes = raw["scopes_supported"].as_array().unwrap();
     assert!(scopes.iter().any(|s| s == "orders:read"));
 
-    let same: serde_json::Value = app.get("/.well-known/oauth-authorization-server").await.json().await.unwrap();
+    let same: serde_json::Value = app
+        .get("/.well-known/oauth-authorization-server")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(same, raw);
 }
 
@@ -47,7 +83,10 @@ async fn an_oidc_client_library_reads_discovery_and_jwks() {
 async fn jwks_publishes_public_members_with_kid_alg_use() {
     let app = spawn_app().await;
     let r = app.get("/.well-known/jwks.json").await;
-    assert!(r.headers()["cache-control"].to_str().unwrap().contains("max-age"));
+    assert!(r.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("max-age"));
     let jwks: serde_json::Value = r.json().await.unwrap();
     let key = &jwks["keys"][0];
     assert_eq!(key["alg"], "ES256");
@@ -61,7 +100,12 @@ async fn jwks_publishes_public_members_with_kid_alg_use() {
 async fn rs256_and_eddsa_are_selectable() {
     for (alg, kty) in [("RS256", "RSA"), ("EdDSA", "OKP")] {
         let app = spawn("", alg, None).await;
-        let jwks: serde_json::Value = app.get("/.well-known/jwks.json").await.json().await.unwrap();
+        let jwks: serde_json::Value = app
+            .get("/.well-known/jwks.json")
+            .await
+            .json()
+            .await
+            .unwrap();
         assert_eq!(jwks["keys"][0]["alg"], alg);
         assert_eq!(jwks["keys"][0]["kty"], kty);
         assert!(jwks["keys"][0].get("d").is_none() && jwks["keys"][0].get("p").is_none());
@@ -84,8 +128,14 @@ async fn keys_survive_a_restart_and_rotation_publishes_both() {
         .arg(&config_path)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    portico::startup::run_housekeeping(&again.state).await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    portico::startup::run_housekeeping(&again.state)
+        .await
+        .unwrap();
     let after = kids(&again.base).await;
     assert_eq!(after.len(), 2, "{after:?}");
     assert!(after.contains(&before[0]));
@@ -99,7 +149,10 @@ async fn keys_survive_a_restart_and_rotation_publishes_both() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&listed.stdout);
-    assert!(text.contains(&before[0]) && text.contains(new_kid.as_str()) && text.contains("retired"), "{text}");
+    assert!(
+        text.contains(&before[0]) && text.contains(new_kid.as_str()) && text.contains("retired"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -116,13 +169,35 @@ async fn health_and_metrics_answer() {
 async fn bad_input_never_gets_a_5xx() {
     let app = spawn_app().await;
     let big = "x".repeat(70 * 1024);
-    let r = app.http.post(format!("{}/token", app.base)).header("content-type", "application/x-www-form-urlencoded").body(big).send().await.unwrap();
+    let r = app
+        .http
+        .post(format!("{}/token", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_client_error(), "{}", r.status());
-    for path in ["/authorize?%zz", "/login?tx=%00", "/token", "/userinfo", "/logout?id_token_hint=abc", "/static/../../etc/passwd", "/branding/x.css"] {
+    for path in [
+        "/authorize?%zz",
+        "/login?tx=%00",
+        "/token",
+        "/userinfo",
+        "/logout?id_token_hint=abc",
+        "/static/../../etc/passwd",
+        "/branding/x.css",
+    ] {
         let r = app.get(path).await;
         assert!(r.status().as_u16() < 500, "{path}: {}", r.status());
     }
-    let r = app.http.post(format!("{}/token", app.base)).header("content-type", "application/json").body("{}").send().await.unwrap();
+    let r = app
+        .http
+        .post(format!("{}/token", app.base))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["error"], "invalid_request");

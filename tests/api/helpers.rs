@@ -125,9 +125,7 @@ pub struct Browser {
 pub struct TestApp {
     pub browser: Browser,
     pub base: String,
-    pub port: u16,
     pub state: web::Data<AppState>,
-    pub dir: PathBuf,
     pub config_path: PathBuf,
     _tmp: Option<TempDir>,
 }
@@ -169,15 +167,18 @@ pub async fn spawn(extra: &str, alg: &str, reuse: Option<TempDir>) -> TestApp {
     let config_path = tmp.path().join("portico.toml");
     std::fs::write(&config_path, &text).unwrap();
     let settings = config::parse(&text, &config_path, &[]).unwrap_or_else(|e| panic!("{e}"));
-    let app = Application::build_on(settings, Clock::default(), listener).await.unwrap();
+    let app = Application::build_on(settings, Clock::default(), listener)
+        .await
+        .unwrap();
     let state = app.state();
     tokio::spawn(app.run_until_stopped());
     TestApp {
-        browser: Browser { http: new_http(), base: base.clone() },
+        browser: Browser {
+            http: new_http(),
+            base: base.clone(),
+        },
         base,
-        port,
         state,
-        dir: tmp.path().to_owned(),
         config_path,
         _tmp: Some(tmp),
     }
@@ -186,7 +187,10 @@ pub async fn spawn(extra: &str, alg: &str, reuse: Option<TempDir>) -> TestApp {
 impl TestApp {
     /// A second browser with an empty cookie jar.
     pub fn new_browser(&self) -> Browser {
-        Browser { http: new_http(), base: self.base.clone() }
+        Browser {
+            http: new_http(),
+            base: self.base.clone(),
+        }
     }
 
     pub fn now(&self) -> i64 {
@@ -211,7 +215,13 @@ impl TestApp {
     }
 
     /// Create a user directly in the store (what `portico users create` does).
-    pub async fn create_user(&self, connection: &str, email: &str, password: &str, roles: &[&str]) -> String {
+    pub async fn create_user(
+        &self,
+        connection: &str,
+        email: &str,
+        password: &str,
+        roles: &[&str],
+    ) -> String {
         let hash = portico::login::password::hash_now(password).unwrap();
         let (c, e) = (connection.to_owned(), email.to_owned());
         let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
@@ -233,7 +243,10 @@ pub struct Pkce {
 pub fn pkce() -> Pkce {
     let verifier = portico::crypto::random_token();
     let challenge = portico::crypto::b64url(&portico::crypto::sha256(verifier.as_bytes()));
-    Pkce { verifier, challenge }
+    Pkce {
+        verifier,
+        challenge,
+    }
 }
 
 pub fn redirect_of(client_id: &str) -> &'static str {
@@ -270,28 +283,47 @@ pub fn location(r: &reqwest::Response) -> String {
 /// The query parameters of a redirect.
 pub fn query_of(url: &str) -> std::collections::HashMap<String, String> {
     let q = url.split_once('?').map(|(_, q)| q).unwrap_or("");
-    url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()
+    url::form_urlencoded::parse(q.as_bytes())
+        .into_owned()
+        .collect()
 }
 
 /// The value of a hidden input in a page.
 pub fn hidden(page: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
-    let start = page.find(&marker).unwrap_or_else(|| panic!("no {name} field in page:\n{page}")) + marker.len();
+    let start = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} field in page:\n{page}"))
+        + marker.len();
     page[start..].split('"').next().unwrap().to_owned()
 }
 
 impl Browser {
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{}", self.base, path) };
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{}", self.base, path)
+        };
         self.http.get(url).send().await.unwrap()
     }
 
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        self.http.post(format!("{}{}", self.base, path)).form(form).send().await.unwrap()
+        self.http
+            .post(format!("{}{}", self.base, path))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// GET /authorize with PKCE and the standard parameters plus `extra`.
-    pub async fn authorize(&self, client_id: &str, pkce: &Pkce, extra: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn authorize(
+        &self,
+        client_id: &str,
+        pkce: &Pkce,
+        extra: &[(&str, &str)],
+    ) -> reqwest::Response {
         let mut q: Vec<(&str, &str)> = vec![
             ("client_id", client_id),
             ("redirect_uri", redirect_of(client_id)),
@@ -313,7 +345,10 @@ impl Browser {
         let r = self.authorize(client_id, &p, extra).await;
         assert_eq!(r.status(), 303, "authorize should send us to the page");
         let page_url = location(&r);
-        assert!(page_url.starts_with("/login?tx=") || page_url.starts_with("/signup?tx="), "{page_url}");
+        assert!(
+            page_url.starts_with("/login?tx=") || page_url.starts_with("/signup?tx="),
+            "{page_url}"
+        );
         let page = self.get(&page_url).await.text().await.unwrap();
         Flow {
             client_id: client_id.to_owned(),
@@ -326,8 +361,23 @@ impl Browser {
         }
     }
 
-    pub async fn submit(&self, path: &str, f: &Flow, email: &str, password: &str) -> reqwest::Response {
-        self.post_form(path, &[("tx", &f.tx), ("csrf", &f.csrf), ("email", email), ("password", password)]).await
+    pub async fn submit(
+        &self,
+        path: &str,
+        f: &Flow,
+        email: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        self.post_form(
+            path,
+            &[
+                ("tx", &f.tx),
+                ("csrf", &f.csrf),
+                ("email", email),
+                ("password", password),
+            ],
+        )
+        .await
     }
 
     pub async fn login(&self, f: &Flow, email: &str, password: &str) -> reqwest::Response {
@@ -342,10 +392,18 @@ impl Browser {
     pub async fn signup_code(&self, client_id: &str, email: &str) -> (String, Flow) {
         let f = self.begin(client_id, &[("screen_hint", "signup")]).await;
         let r = self.signup(&f, email, PASSWORD).await;
-        assert_eq!(r.status(), 303, "sign-up should redirect: {}", r.text().await.unwrap_or_default());
+        assert_eq!(
+            r.status(),
+            303,
+            "sign-up should redirect: {}",
+            r.text().await.unwrap_or_default()
+        );
         let loc = location(&r);
         let q = query_of(&loc);
-        let code = q.get("code").unwrap_or_else(|| panic!("no code in {loc}")).clone();
+        let code = q
+            .get("code")
+            .unwrap_or_else(|| panic!("no code in {loc}"))
+            .clone();
         (code, f)
     }
 
@@ -385,6 +443,7 @@ impl Browser {
 /// The claims of a JWT, unverified (tests check signatures elsewhere).
 pub fn claims(jwt: &str) -> serde_json::Value {
     let payload = jwt.split('.').nth(1).unwrap();
-    let bytes = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap();
+    let bytes =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap();
     serde_json::from_slice(&bytes).unwrap()
 }

@@ -19,8 +19,8 @@ async fn unregistered_redirect_uri_variants_get_an_error_page_and_no_redirect() 
         "http://localhost:3000/callback/",    // trailing slash
         "http://LOCALHOST:3000/callback",     // different case
         "http://localhost:3000/Callback",
-        "https://localhost:3000/callback",    // other scheme
-        "http://localhost:3001/callback",     // other port (another client's URI)
+        "https://localhost:3000/callback", // other scheme
+        "http://localhost:3001/callback",  // other port (another client's URI)
         "http://localhost:3000/callback#frag",
     ] {
         let q = serde_urlencoded::to_string([
@@ -41,10 +41,17 @@ async fn unknown_or_missing_client_gets_a_neutral_error_page() {
     let app = spawn_app().await;
     let body = page_error(app.get("/authorize?client_id=nope&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fcallback&response_type=code").await).await;
     assert!(body.contains("not registered"));
-    assert!(!body.contains("Acme"), "an unknown client gets the neutral page");
+    assert!(
+        !body.contains("Acme"),
+        "an unknown client gets the neutral page"
+    );
     page_error(app.get("/authorize?response_type=code").await).await;
     // A repeated client_id is refused before anything is trusted.
-    page_error(app.get("/authorize?client_id=customers-web&client_id=partners-web&response_type=code").await).await;
+    page_error(
+        app.get("/authorize?client_id=customers-web&client_id=partners-web&response_type=code")
+            .await,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -58,7 +65,10 @@ async fn pkce_missing_or_plain_is_refused_with_a_redirected_error() {
     ];
     let missing = serde_urlencoded::to_string(base).unwrap();
     let mut plain = base.to_vec();
-    plain.push(("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"));
+    plain.push((
+        "code_challenge",
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+    ));
     plain.push(("code_challenge_method", "plain"));
     let plain = serde_urlencoded::to_string(plain).unwrap();
     for q in [missing, plain] {
@@ -78,12 +88,22 @@ async fn pkce_missing_or_plain_is_refused_with_a_redirected_error() {
 async fn authorize_errors_follow_rfc6749_once_the_redirect_is_trusted() {
     let app = spawn_app().await;
     let p = pkce();
-    let r = app.authorize("customers-web", &p, &[("resource", "https://evil.example")]).await;
+    let r = app
+        .authorize("customers-web", &p, &[("resource", "https://evil.example")])
+        .await;
     assert_eq!(query_of(&location(&r))["error"], "invalid_target");
-    let r = app.authorize("customers-web", &p, &[("prompt", "none login")]).await;
+    let r = app
+        .authorize("customers-web", &p, &[("prompt", "none login")])
+        .await;
     assert_eq!(query_of(&location(&r))["error"], "invalid_request");
-    let r = app.authorize("customers-web", &p, &[("state", "again")]).await;
-    assert_eq!(query_of(&location(&r))["error"], "invalid_request", "a repeated state is an error");
+    let r = app
+        .authorize("customers-web", &p, &[("state", "again")])
+        .await;
+    assert_eq!(
+        query_of(&location(&r))["error"],
+        "invalid_request",
+        "a repeated state is an error"
+    );
 }
 
 #[tokio::test]
@@ -109,18 +129,48 @@ async fn post_authorize_works_like_get() {
 #[tokio::test]
 async fn a_login_needs_the_transactions_csrf_token_and_browser() {
     let app = spawn_app().await;
-    app.create_user("customers-db", "ann@example.com", PASSWORD, &[]).await;
+    app.create_user("customers-db", "ann@example.com", PASSWORD, &[])
+        .await;
     let f = app.begin("customers-web", &[]).await;
 
     // Missing CSRF field.
-    let r = app.post_form("/login", &[("tx", &f.tx), ("email", "ann@example.com"), ("password", PASSWORD)]).await;
+    let r = app
+        .post_form(
+            "/login",
+            &[
+                ("tx", &f.tx),
+                ("email", "ann@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), 400);
     // A forged one.
-    let r = app.post_form("/login", &[("tx", &f.tx), ("csrf", "forged"), ("email", "ann@example.com"), ("password", PASSWORD)]).await;
+    let r = app
+        .post_form(
+            "/login",
+            &[
+                ("tx", &f.tx),
+                ("csrf", "forged"),
+                ("email", "ann@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), 400);
     // The CSRF token of another transaction.
     let other = app.begin("customers-web", &[]).await;
-    let r = app.post_form("/login", &[("tx", &f.tx), ("csrf", &other.csrf), ("email", "ann@example.com"), ("password", PASSWORD)]).await;
+    let r = app
+        .post_form(
+            "/login",
+            &[
+                ("tx", &f.tx),
+                ("csrf", &other.csrf),
+                ("email", "ann@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), 400);
     // The right token from another browser (a cross-site POST carries no binding cookie).
     let attacker = app.new_browser();
@@ -135,10 +185,27 @@ async fn a_login_needs_the_transactions_csrf_token_and_browser() {
 #[tokio::test]
 async fn sign_up_forms_need_csrf_too() {
     let app = spawn_app().await;
-    let f = app.begin("partners-web", &[("screen_hint", "signup")]).await;
-    let r = app.post_form("/signup", &[("tx", &f.tx), ("csrf", "nope"), ("email", "p@example.com"), ("password", PASSWORD)]).await;
+    let f = app
+        .begin("partners-web", &[("screen_hint", "signup")])
+        .await;
+    let r = app
+        .post_form(
+            "/signup",
+            &[
+                ("tx", &f.tx),
+                ("csrf", "nope"),
+                ("email", "p@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), 400);
-    let users = app.state.store.run(|c| portico::store::users::list(c, "partners-db")).await.unwrap();
+    let users = app
+        .state
+        .store
+        .run(|c| portico::store::users::list(c, "partners-db"))
+        .await
+        .unwrap();
     assert!(users.is_empty(), "a refused form changes nothing");
 }
 
@@ -157,7 +224,10 @@ async fn a_user_of_one_connection_cannot_log_in_through_a_client_of_another() {
 async fn the_same_email_in_two_connections_is_two_users_with_two_subs() {
     let app = spawn_app().await;
     let partner = app.signup_tokens("partners-web", "sam@example.com").await;
-    let customer = app.new_browser().signup_tokens("customers-web", "sam@example.com").await;
+    let customer = app
+        .new_browser()
+        .signup_tokens("customers-web", "sam@example.com")
+        .await;
     let a = claims(partner["id_token"].as_str().unwrap());
     let b = claims(customer["id_token"].as_str().unwrap());
     assert_eq!(a["email"], b["email"]);
@@ -167,14 +237,23 @@ async fn the_same_email_in_two_connections_is_two_users_with_two_subs() {
 #[tokio::test]
 async fn wrong_password_and_unknown_email_are_indistinguishable() {
     let app = spawn_app().await;
-    app.create_user("customers-db", "known@example.com", PASSWORD, &[]).await;
+    app.create_user("customers-db", "known@example.com", PASSWORD, &[])
+        .await;
     let f1 = app.begin("customers-web", &[]).await;
-    let wrong = app.login(&f1, "known@example.com", "not-the-password").await;
+    let wrong = app
+        .login(&f1, "known@example.com", "not-the-password")
+        .await;
     let f2 = app.begin("customers-web", &[]).await;
-    let unknown = app.login(&f2, "unknown@example.com", "not-the-password").await;
+    let unknown = app
+        .login(&f2, "unknown@example.com", "not-the-password")
+        .await;
     assert_eq!(wrong.status(), 401);
     assert_eq!(wrong.status(), unknown.status());
-    let normalise = |body: String, f: &Flow, email: &str| body.replace(&f.tx, "TX").replace(&f.csrf, "CSRF").replace(email, "EMAIL");
+    let normalise = |body: String, f: &Flow, email: &str| {
+        body.replace(&f.tx, "TX")
+            .replace(&f.csrf, "CSRF")
+            .replace(email, "EMAIL")
+    };
     let a = normalise(wrong.text().await.unwrap(), &f1, "known@example.com");
     let b = normalise(unknown.text().await.unwrap(), &f2, "unknown@example.com");
     assert_eq!(a, b);
@@ -183,28 +262,58 @@ async fn wrong_password_and_unknown_email_are_indistinguishable() {
 #[tokio::test]
 async fn lockout_holds_even_against_the_right_password_and_grows() {
     let app = spawn_app().await;
-    app.create_user("customers-db", "victim@example.com", PASSWORD, &[]).await;
+    app.create_user("customers-db", "victim@example.com", PASSWORD, &[])
+        .await;
     let f = app.begin("customers-web", &[]).await;
     for _ in 0..10 {
-        assert_eq!(app.login(&f, "victim@example.com", "guess-guess-guess").await.status(), 401);
+        assert_eq!(
+            app.login(&f, "victim@example.com", "guess-guess-guess")
+                .await
+                .status(),
+            401
+        );
     }
     let r = app.login(&f, "victim@example.com", PASSWORD).await;
     assert_eq!(r.status(), 429);
     assert!(r.headers().contains_key("retry-after"));
-    assert!(r.text().await.unwrap().to_lowercase().contains("too many attempts, try again later"));
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .to_lowercase()
+        .contains("too many attempts, try again later"));
     // Another browser (another IP would do the same) is refused too: it is the account.
     let other = app.new_browser();
     let g = other.begin("customers-web", &[]).await;
-    assert_eq!(other.login(&g, "victim@example.com", PASSWORD).await.status(), 429);
+    assert_eq!(
+        other
+            .login(&g, "victim@example.com", PASSWORD)
+            .await
+            .status(),
+        429
+    );
 
     // After the first delay one more failure locks for longer.
     app.state.clock.advance(61);
-    assert_eq!(app.login(&f, "victim@example.com", "guess-again-again").await.status(), 401);
+    assert_eq!(
+        app.login(&f, "victim@example.com", "guess-again-again")
+            .await
+            .status(),
+        401
+    );
     app.state.clock.advance(61);
-    assert_eq!(app.login(&f, "victim@example.com", PASSWORD).await.status(), 429, "the second lockout is longer");
+    assert_eq!(
+        app.login(&f, "victim@example.com", PASSWORD).await.status(),
+        429,
+        "the second lockout is longer"
+    );
     app.state.clock.advance(120);
     let r = app.login(&f, "victim@example.com", PASSWORD).await;
-    assert_eq!(r.status(), 303, "the right password works once the lockout ends");
+    assert_eq!(
+        r.status(),
+        303,
+        "the right password works once the lockout ends"
+    );
     let kinds = app.audit_kinds().await;
     assert!(kinds.iter().any(|k| k == "account_locked"));
     assert!(kinds.iter().filter(|k| *k == "login_failed").count() >= 11);
@@ -216,7 +325,10 @@ async fn the_ip_limiter_stops_password_spraying_across_accounts() {
     // The test config allows 1000 failures per IP; a dedicated server allows 5.
     let strict = crate::helpers::spawn("", "ES256", None).await;
     drop(app);
-    strict.state.ip_limiter.record_failure(Some("127.0.0.1".parse().unwrap()), strict.now());
+    strict
+        .state
+        .ip_limiter
+        .record_failure(Some("127.0.0.1".parse().unwrap()), strict.now());
     let _ = strict;
     let tight = portico::login::throttle::IpLimiter::new(3, 900);
     let ip = Some("127.0.0.1".parse().unwrap());
@@ -230,17 +342,23 @@ async fn the_ip_limiter_stops_password_spraying_across_accounts() {
 async fn prompt_none_without_a_session_of_that_connection_is_login_required() {
     let app = spawn_app().await;
     let p = pkce();
-    let r = app.authorize("customers-web", &p, &[("prompt", "none")]).await;
+    let r = app
+        .authorize("customers-web", &p, &[("prompt", "none")])
+        .await;
     let q = query_of(&location(&r));
     assert_eq!(q["error"], "login_required");
     assert_eq!(q["state"], "st-123");
 
     // A partner session does not count for a customer client.
     app.signup_code("partners-web", "pia@example.com").await;
-    let r = app.authorize("customers-web", &p, &[("prompt", "none")]).await;
+    let r = app
+        .authorize("customers-web", &p, &[("prompt", "none")])
+        .await;
     assert_eq!(query_of(&location(&r))["error"], "login_required");
     // But it does for a partner client: a code at once.
-    let r = app.authorize("partners-web", &p, &[("prompt", "none")]).await;
+    let r = app
+        .authorize("partners-web", &p, &[("prompt", "none")])
+        .await;
     assert!(query_of(&location(&r)).contains_key("code"));
 }
 
@@ -252,15 +370,24 @@ async fn single_sign_on_within_a_connection_unless_prompt_login_or_max_age() {
     // Another client of the same connection: no form.
     let r = app.authorize("customers-admin", &p, &[]).await;
     let loc = location(&r);
-    assert!(loc.starts_with("http://localhost:3001/callback?code="), "{loc}");
+    assert!(
+        loc.starts_with("http://localhost:3001/callback?code="),
+        "{loc}"
+    );
     // prompt=login shows the form.
-    let r = app.authorize("customers-admin", &p, &[("prompt", "login")]).await;
+    let r = app
+        .authorize("customers-admin", &p, &[("prompt", "login")])
+        .await;
     assert!(location(&r).starts_with("/login?tx="));
     // max_age shorter than the session's age shows the form.
     app.state.clock.advance(30);
-    let r = app.authorize("customers-admin", &p, &[("max_age", "10")]).await;
+    let r = app
+        .authorize("customers-admin", &p, &[("max_age", "10")])
+        .await;
     assert!(location(&r).starts_with("/login?tx="));
-    let r = app.authorize("customers-admin", &p, &[("max_age", "60")]).await;
+    let r = app
+        .authorize("customers-admin", &p, &[("max_age", "60")])
+        .await;
     assert!(query_of(&location(&r)).contains_key("code"));
     // A partner client still asks.
     let r = app.authorize("partners-web", &p, &[]).await;
@@ -270,12 +397,23 @@ async fn single_sign_on_within_a_connection_unless_prompt_login_or_max_age() {
 #[tokio::test]
 async fn success_redirects_with_code_state_and_iss_and_sets_a_safe_session_cookie() {
     let app = spawn_app().await;
-    let f = app.begin("partners-web", &[("screen_hint", "signup")]).await;
+    let f = app
+        .begin("partners-web", &[("screen_hint", "signup")])
+        .await;
     assert!(f.page_url.starts_with("/signup"));
     let r = app.signup(&f, "new@example.com", PASSWORD).await;
     assert_eq!(r.status(), 303);
-    let cookie = r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|c| c.starts_with("portico_session_")).unwrap();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("portico_session_"))
+        .unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
     let loc = location(&r);
     assert!(loc.starts_with("http://localhost:4000/callback?"));
     let q = query_of(&loc);
@@ -289,16 +427,25 @@ async fn success_redirects_with_code_state_and_iss_and_sets_a_safe_session_cooki
 #[tokio::test]
 async fn a_double_submit_does_not_mint_two_codes() {
     let app = spawn_app().await;
-    app.create_user("customers-db", "dbl@example.com", PASSWORD, &[]).await;
+    app.create_user("customers-db", "dbl@example.com", PASSWORD, &[])
+        .await;
     let f = app.begin("customers-web", &[]).await;
-    assert_eq!(app.login(&f, "dbl@example.com", PASSWORD).await.status(), 303);
-    assert_eq!(app.login(&f, "dbl@example.com", PASSWORD).await.status(), 400);
+    assert_eq!(
+        app.login(&f, "dbl@example.com", PASSWORD).await.status(),
+        303
+    );
+    assert_eq!(
+        app.login(&f, "dbl@example.com", PASSWORD).await.status(),
+        400
+    );
 }
 
 #[tokio::test]
 async fn sign_up_enforces_the_password_policy_with_reasons() {
     let app = spawn_app().await;
-    let f = app.begin("customers-web", &[("screen_hint", "signup")]).await;
+    let f = app
+        .begin("customers-web", &[("screen_hint", "signup")])
+        .await;
     let r = app.signup(&f, "p@example.com", "short").await;
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("at least 10 characters"));
@@ -307,8 +454,16 @@ async fn sign_up_enforces_the_password_policy_with_reasons() {
     assert!(r.text().await.unwrap().contains("too common"));
     let r = app.signup(&f, "not-an-email", PASSWORD).await;
     assert_eq!(r.status(), 400);
-    assert_eq!(app.signup(&f, "P@Example.com", PASSWORD).await.status(), 303);
-    let users = app.state.store.run(|c| portico::store::users::list(c, "customers-db")).await.unwrap();
+    assert_eq!(
+        app.signup(&f, "P@Example.com", PASSWORD).await.status(),
+        303
+    );
+    let users = app
+        .state
+        .store
+        .run(|c| portico::store::users::list(c, "customers-db"))
+        .await
+        .unwrap();
     assert_eq!(users[0].email, "p@example.com", "emails are normalised");
     assert!(users[0].password_hash.starts_with("$argon2id$"));
 }
@@ -316,18 +471,29 @@ async fn sign_up_enforces_the_password_policy_with_reasons() {
 #[tokio::test]
 async fn signing_up_with_an_existing_email_logs_in_the_owner_or_reveals_nothing() {
     let app = spawn_app().await;
-    let first = app.signup_tokens("customers-web", "taken@example.com").await;
+    let first = app
+        .signup_tokens("customers-web", "taken@example.com")
+        .await;
     let b = app.new_browser();
     let f = b.begin("customers-web", &[("screen_hint", "signup")]).await;
-    let r = b.signup(&f, "taken@example.com", "another-long-password").await;
+    let r = b
+        .signup(&f, "taken@example.com", "another-long-password")
+        .await;
     assert_eq!(r.status(), 400);
-    assert!(r.text().await.unwrap().contains("If you already have an account, log in instead"));
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("If you already have an account, log in instead"));
     // The owner, with the right password, is simply logged in: same sub.
     let f = b.begin("customers-web", &[("screen_hint", "signup")]).await;
     let r = b.signup(&f, "taken@example.com", PASSWORD).await;
     let code = query_of(&location(&r))["code"].clone();
     let again: serde_json::Value = b.exchange(&f, &code).await.json().await.unwrap();
-    assert_eq!(claims(again["id_token"].as_str().unwrap())["sub"], claims(first["id_token"].as_str().unwrap())["sub"]);
+    assert_eq!(
+        claims(again["id_token"].as_str().unwrap())["sub"],
+        claims(first["id_token"].as_str().unwrap())["sub"]
+    );
 }
 
 #[tokio::test]
@@ -357,14 +523,25 @@ async fn pages_are_branded_per_client_and_carry_the_security_headers() {
     let r = app.get(&partner.page_url).await;
     let h = r.headers();
     let csp = h["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     assert_eq!(h["x-frame-options"], "DENY");
     assert_eq!(h["referrer-policy"], "no-referrer");
     assert_eq!(h["cache-control"], "no-store");
-    let css = app.get("/branding/partners-web.css").await.text().await.unwrap();
+    let css = app
+        .get("/branding/partners-web.css")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(css.contains("--brand: #7c3aed"));
     let logo = app.get("/static/brands/partners.svg").await;
-    assert!(logo.headers()["cache-control"].to_str().unwrap().contains("max-age"));
+    assert!(logo.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("max-age"));
 }
 
 #[tokio::test]
@@ -383,19 +560,36 @@ async fn a_login_page_with_an_unknown_transaction_is_a_neutral_400() {
 async fn password_hashes_are_upgraded_on_login() {
     use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
     let app = spawn_app().await;
-    let weak = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8192, 1, 1, None).unwrap())
-        .hash_password(PASSWORD.as_bytes())
-        .unwrap()
-        .to_string();
+    let weak = Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(8192, 1, 1, None).unwrap(),
+    )
+    .hash_password(PASSWORD.as_bytes())
+    .unwrap()
+    .to_string();
     app.state
         .store
-        .run(move |c| portico::store::users::create(c, "customers-db", "old@example.com", &weak, &[], 0))
+        .run(move |c| {
+            portico::store::users::create(c, "customers-db", "old@example.com", &weak, &[], 0)
+        })
         .await
         .unwrap()
         .unwrap();
-    app.login_code("customers-web", "old@example.com", PASSWORD).await;
-    let u = app.state.store.run(|c| portico::store::users::find_by_email(c, "customers-db", "old@example.com")).await.unwrap().unwrap();
-    assert!(u.password_hash.contains("m=19456,t=2,p=1"), "{}", u.password_hash);
+    app.login_code("customers-web", "old@example.com", PASSWORD)
+        .await;
+    let u = app
+        .state
+        .store
+        .run(|c| portico::store::users::find_by_email(c, "customers-db", "old@example.com"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        u.password_hash.contains("m=19456,t=2,p=1"),
+        "{}",
+        u.password_hash
+    );
 }
 
 #[tokio::test]
