@@ -313,3 +313,134 @@ fn describe(err: &EvalAltResult) -> String {
         other => other.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(client: &str, signup: bool) -> RuleEvent {
+        RuleEvent {
+            user: EventUser {
+                id: "usr_1".into(),
+                email: "ann@example.com".into(),
+                email_verified: false,
+                connection: "partners-db".into(),
+                roles: vec!["existing".into()],
+                logins_count: 1,
+                created_at: 0,
+            },
+            client: EventClient { id: client.into(), name: "Partners".into() },
+            connection: EventConnection { name: "partners-db".into() },
+            signup,
+            request: EventRequest {
+                ip: "127.0.0.1".into(),
+                query: [("signup_source".to_owned(), "newsletter".to_owned())].into(),
+            },
+        }
+    }
+
+    fn rules(scripts: &[&str]) -> RuleSet {
+        RuleSet::new(
+            scripts
+                .iter()
+                .enumerate()
+                .map(|(i, s)| CompiledRule::compile(&format!("r{i}"), s).unwrap())
+                .collect(),
+        )
+    }
+
+    fn run(scripts: &[&str]) -> Result<Outcome, RuleFailure> {
+        rules(scripts).run(&event("partners-web", true))
+    }
+
+    #[test]
+    fn add_and_remove_role() {
+        let o = run(&[r#"api.add_role("partner"); api.add_role("partner"); api.remove_role("existing");"#]).unwrap();
+        assert_eq!(o.roles, vec!["partner"]);
+        assert!(o.roles_changed);
+        let same = run(&["let x = 1;"]).unwrap();
+        assert!(!same.roles_changed);
+    }
+
+    #[test]
+    fn claims_go_to_the_token_they_name() {
+        let o = run(&[r#"
+            api.set_access_token_claim("tier", "gold");
+            api.set_id_token_claim("profile", #{ plan: "pro", seats: 3 });
+            api.set_access_token_claim("source", event.request.query.signup_source);
+        "#])
+        .unwrap();
+        assert_eq!(o.access_token_claims["tier"], "gold");
+        assert_eq!(o.access_token_claims["source"], "newsletter");
+        assert_eq!(o.id_token_claims["profile"]["seats"], 3);
+        assert!(!o.id_token_claims.contains_key("tier"));
+    }
+
+    #[test]
+    fn the_event_object_has_the_contract_fields() {
+        let o = run(&[r#"
+            if event.user.id != "usr_1" || event.user.email != "ann@example.com" { throw "user"; }
+            if event.user.email_verified || event.user.connection != "partners-db" { throw "user2"; }
+            if event.user.roles[0] != "existing" || event.user.logins_count != 1 || event.user.created_at != 0 { throw "user3"; }
+            if event.client.id != "partners-web" || event.client.name != "Partners" { throw "client"; }
+            if event.connection.name != "partners-db" || !event.signup { throw "conn"; }
+            if event.request.ip != "127.0.0.1" { throw "ip"; }
+        "#]);
+        assert!(o.is_ok(), "{o:?}");
+    }
+
+    #[test]
+    fn registered_claims_cannot_be_set() {
+        for claim in ["sub", "iss", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "nonce", "auth_time", "at_hash", "roles"] {
+            let e = run(&[&format!(r#"api.set_access_token_claim("{claim}", "x");"#)]).unwrap_err();
+            assert!(e.reason.contains("registered"), "{claim}: {e}");
+            assert!(run(&[&format!(r#"api.set_id_token_claim("{claim}", "x");"#)]).is_err());
+        }
+    }
+
+    #[test]
+    fn rules_run_in_order_and_see_earlier_roles() {
+        let o = run(&[
+            r#"api.add_role("partner");"#,
+            r#"if "partner" in event.user.roles { api.set_access_token_claim("saw", true); }"#,
+        ])
+        .unwrap();
+        assert_eq!(o.access_token_claims["saw"], true);
+    }
+
+    #[test]
+    fn deny_stops_the_remaining_rules() {
+        let o = run(&[r#"api.add_role("a"); api.deny("not today"); api.add_role("b");"#, r#"api.add_role("c");"#]).unwrap();
+        assert_eq!(o.denied.as_deref(), Some("not today"));
+        assert!(!o.roles.contains(&"b".to_owned()) && !o.roles.contains(&"c".to_owned()));
+    }
+
+    #[test]
+    fn errors_and_limits_fail_closed() {
+        for (script, why) in [
+            ("loop { }", "operation"),
+            ("let s = \"x\"; loop { s += s; }", "size"),
+            ("fn f(n) { f(n + 1) } f(0);", "depth"),
+            ("let a = []; loop { a.push(1); }", "size"),
+            ("throw \"boom\";", "boom"),
+            ("let x = event.user.nope.deeper;", "error"),
+            ("api.add_role(\"has space\");", "invalid role"),
+        ] {
+            let e = run(&[script]);
+            assert!(e.is_err(), "{why}: {script} should fail, got {e:?}");
+        }
+    }
+
+    #[test]
+    fn eval_is_not_available() {
+        assert!(CompiledRule::compile("e", "eval(\"1\")").is_err());
+    }
+
+    #[test]
+    fn a_slow_rule_is_stopped_by_the_wall_clock() {
+        // Each operation is cheap but the loop is bounded only by the operation limit
+        // (200k); string building makes it slow enough to hit either bound.
+        let e = run(&["let s = \"\"; for i in 0..1000000 { s = `${i}`; }"]);
+        assert!(e.is_err());
+    }
+}

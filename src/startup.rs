@@ -167,6 +167,21 @@ pub async fn run_housekeeping(state: &AppState) -> Result<(), StartError> {
 
 fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, StartError> {
     let metrics = web::Data::new(Metrics::new());
+    // The playground's relying-party state and the demo API's verifier are shared by all
+    // workers, so they are built once, here.
+    let playground = web::Data::new(playground::Playground::new());
+    let verifier = match state.settings.playground.enabled {
+        true => {
+            let audience = state.settings.apis.first().map(|a| a.audience.clone()).unwrap_or_default();
+            let v = portico_verify::Verifier::builder()
+                .issuer(state.settings.issuer.as_str(), audience)
+                .realm("demo-api")
+                .build()
+                .map_err(|e| StartError::Bind { addr: "demo-api verifier".into(), source: std::io::Error::other(e) })?;
+            Some(web::Data::new(v))
+        }
+        false => None,
+    };
     let https = state.settings.issuer.is_https();
     let server = HttpServer::new(move || {
         let mut headers = DefaultHeaders::new()
@@ -212,8 +227,8 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
             .route("/static/{path:.*}", web::get().to(static_files::serve))
             .route("/branding/{client}", web::get().to(static_files::brand_css))
             .route("/", web::get().to(home));
-        if state.settings.playground.enabled {
-            app = app.configure(playground::configure);
+        if let Some(v) = &verifier {
+            app = app.app_data(v.clone()).app_data(playground.clone()).configure(playground::configure);
         }
         app.default_service(web::to(not_found))
     })

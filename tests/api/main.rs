@@ -6,3 +6,5 @@ mod helpers;
 mod config;
 mod discovery;
 mod login;
+mod playground;
+mod rules;
