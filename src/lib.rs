@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod cors;
 pub mod crypto;
 pub mod demo_api;
 pub mod domain;

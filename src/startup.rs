@@ -167,6 +167,7 @@ pub async fn run_housekeeping(state: &AppState) -> Result<(), StartError> {
 
 fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, StartError> {
     let metrics = web::Data::new(Metrics::new());
+    let origins = web::Data::new(crate::cors::AllowedOrigins::from_settings(&state.settings));
     // The playground's relying-party state and the demo API's verifier are shared by all
     // workers, so they are built once, here.
     let playground = web::Data::new(playground::Playground::new());
@@ -195,8 +196,10 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
         }
         let mut app = App::new()
             .wrap(headers)
+            .wrap(from_fn(crate::cors::middleware))
             .wrap(from_fn(metrics::track))
             .app_data(state.clone())
+            .app_data(origins.clone())
             .app_data(metrics.clone())
             .app_data(web::PayloadConfig::new(64 * 1024))
             .app_data(web::FormConfig::default().limit(64 * 1024))

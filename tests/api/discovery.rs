@@ -202,3 +202,32 @@ async fn bad_input_never_gets_a_5xx() {
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["error"], "invalid_request");
 }
+
+#[tokio::test]
+async fn single_page_apps_get_cors_only_from_registered_origins() {
+    let app = spawn_app().await;
+    let preflight = |origin: &'static str| {
+        app.http
+            .request(reqwest::Method::OPTIONS, format!("{}/token", app.base))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+    };
+    let r = preflight("http://localhost:3000").await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(r.headers()["access-control-allow-origin"], "http://localhost:3000");
+    let r = preflight("http://evil.example").await.unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+
+    let r = app
+        .http
+        .post(format!("{}/token", app.base))
+        .header("origin", "http://localhost:4000")
+        .form(&[("grant_type", "authorization_code"), ("client_id", "partners-web"), ("code", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["access-control-allow-origin"], "http://localhost:4000");
+    let jwks = app.get("/.well-known/jwks.json").await;
+    assert_eq!(jwks.headers()["access-control-allow-origin"], "*");
+}
