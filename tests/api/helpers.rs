@@ -155,11 +155,16 @@ pub async fn spawn_app_with(extra: &str) -> TestApp {
 
 /// Spawn with the config text, signing algorithm and (to test restarts) an existing data dir.
 pub async fn spawn(extra: &str, alg: &str, reuse: Option<TempDir>) -> TestApp {
+    spawn_from(BASE_CONFIG, extra, alg, reuse).await
+}
+
+/// Spawn from another base text (a variant of BASE_CONFIG with other `[login]` limits).
+pub async fn spawn_from(base_config: &str, extra: &str, alg: &str, reuse: Option<TempDir>) -> TestApp {
     let tmp = reuse.unwrap_or_else(|| tempfile::tempdir().unwrap());
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let base = format!("http://127.0.0.1:{port}");
-    let text = BASE_CONFIG
+    let text = base_config
         .replace("{ISSUER}", &base)
         .replace("{DATA}", &tmp.path().join("data").display().to_string())
         .replace("{ALG}", alg)
@@ -446,4 +451,38 @@ pub fn claims(jwt: &str) -> serde_json::Value {
     let bytes =
         base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap();
     serde_json::from_slice(&bytes).unwrap()
+}
+
+/// Spawn the repository's own demo configuration (`portico.toml`: both branded doors with
+/// their stylesheets, the demo rules, the playground) on a random port and a temporary
+/// data dir. The file itself is read in place, so its `script_file`s resolve as shipped.
+pub async fn spawn_demo() -> TestApp {
+    let tmp = tempfile::tempdir().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let config_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("portico.toml");
+    let text = std::fs::read_to_string(&config_path).unwrap();
+    let overrides = [
+        ("issuer", base.clone()),
+        ("listen", "127.0.0.1:0".to_owned()),
+        ("data_dir", tmp.path().join("data").display().to_string()),
+    ];
+    let settings =
+        config::parse(&text, &config_path, &overrides).unwrap_or_else(|e| panic!("{e}"));
+    let app = Application::build_on(settings, Clock::default(), listener)
+        .await
+        .unwrap();
+    let state = app.state();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        browser: Browser {
+            http: new_http(),
+            base: base.clone(),
+        },
+        base,
+        state,
+        config_path,
+        _tmp: Some(tmp),
+    }
 }
