@@ -3,8 +3,11 @@
 
 mod helpers;
 
+mod browser;
 mod config;
 mod discovery;
+mod durability;
 mod login;
 mod playground;
 mod rules;
+mod tokens;
