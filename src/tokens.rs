@@ -11,6 +11,7 @@ use josekit::jwk::alg::ed::EdCurve;
 use josekit::jwk::{Jwk, KeyPair};
 use josekit::jws::{EdDSA, JwsSigner, JwsVerifier, ES256, RS256};
 use serde_json::{Map, Value};
+use sha2::Digest;
 
 use crate::config::SigningAlg;
 use crate::crypto::b64url;
@@ -102,6 +103,7 @@ pub fn rotate(conn: &mut Conn, alg: SigningAlg, now: i64) -> Result<StoredKey, K
 
 struct ActiveKey {
     kid: String,
+    alg: SigningAlg,
     signer: Box<dyn JwsSigner>,
     /// base64url of the JOSE header for `typ: at+jwt` and for `typ: JWT`.
     at_header: String,
@@ -161,6 +163,7 @@ impl KeyRing {
                 };
                 active = Some(ActiveKey {
                     kid: k.kid.clone(),
+                    alg,
                     at_header: header("at+jwt"),
                     jwt_header: header("JWT"),
                     signer,
@@ -205,6 +208,15 @@ impl KeyRing {
     /// Sign claims as an ID token (`typ: JWT`).
     pub fn sign_id_token(&self, claims: &Map<String, Value>) -> Result<String, KeyError> {
         self.sign(&self.active.jwt_header, claims)
+    }
+
+    /// OIDC Core 3.1.3.6 at_hash: the left half of the access token's hash under the hash
+    /// of the ID token's `alg`; for EdDSA (Ed25519) that is SHA-512 (OIDC Core errata 2).
+    pub fn at_hash(&self, access_token: &str) -> String {
+        match self.active.alg {
+            SigningAlg::EdDsa => b64url(&sha2::Sha512::digest(access_token.as_bytes())[..32]),
+            SigningAlg::Es256 | SigningAlg::Rs256 => crate::crypto::at_hash(access_token),
+        }
     }
 
     fn sign(&self, header_b64: &str, claims: &Map<String, Value>) -> Result<String, KeyError> {

@@ -8,7 +8,7 @@ use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
 use crate::config::{Client, GrantType, Settings};
-use crate::crypto::{at_hash, pkce_s256_matches, random_id, random_token, token_hash};
+use crate::crypto::{pkce_s256_matches, random_id, random_token, token_hash};
 use crate::domain::{valid_code_verifier, Scopes};
 use crate::error::{ErrorCode, OAuthError};
 use crate::oidc::authorize::target_audience;
@@ -116,7 +116,7 @@ pub fn mint(
             if let Some(n) = g.nonce {
                 it.insert("nonce".into(), json!(n));
             }
-            it.insert("at_hash".into(), json!(at_hash(&access)));
+            it.insert("at_hash".into(), json!(ring.at_hash(&access)));
             it.insert("email".into(), json!(user.email));
             it.insert("email_verified".into(), json!(user.email_verified));
             it.insert("roles".into(), json!(user.roles));
@@ -125,6 +125,28 @@ pub fn mint(
         _ => None,
     };
     Ok((access, jti, exp, id_token))
+}
+
+/// RFC 6749 3.1/3.2: no token request parameter may appear twice, read by the grant or not.
+fn no_repeated_parameters(p: &Params) -> Result<(), OAuthError> {
+    const OAUTH: &[&str] = &[
+        "grant_type",
+        "code",
+        "redirect_uri",
+        "code_verifier",
+        "refresh_token",
+        "scope",
+        "resource",
+        "audience",
+        "client_id",
+        "client_secret",
+    ];
+    match OAUTH.iter().find(|n| p.is_repeated(n)) {
+        Some(n) => Err(OAuthError::invalid_request(format!(
+            "parameter {n} is repeated"
+        ))),
+        None => Ok(()),
+    }
 }
 
 pub async fn token(
@@ -136,6 +158,7 @@ pub async fn token(
     let params = Params::parse(&body);
     let s = &state.settings;
     let (client, _) = authenticate(s, &req, &params)?;
+    no_repeated_parameters(&params)?;
     let grant_type = params
         .one("grant_type")?
         .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
