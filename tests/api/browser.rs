@@ -3,7 +3,7 @@
 //! a fresh Chromium profile, and leaves screenshots under target/screenshots/.
 //!
 //! Without /usr/bin/chromedriver the tests print a note and pass, unless
-//! PORTICO_REQUIRE_BROWSER is set (CI sets it): then a missing browser fails them.
+//! PORTICO_REQUIRE_BROWSER is set (to anything but 0; CI sets 1): then a missing browser fails them.
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -73,7 +73,7 @@ async fn start_browser(test: &str) -> Option<(Chromedriver, Client)> {
         .filter(|p| !Path::new(p).exists())
         .collect();
     if !missing.is_empty() {
-        if std::env::var_os("PORTICO_REQUIRE_BROWSER").is_some() {
+        if std::env::var("PORTICO_REQUIRE_BROWSER").is_ok_and(|v| !v.is_empty() && v != "0") {
             panic!("PORTICO_REQUIRE_BROWSER is set but {missing:?} is missing (apt-get install chromium chromium-driver)");
         }
         eprintln!("note: {test} skipped: {missing:?} not installed (set PORTICO_REQUIRE_BROWSER=1 to fail instead)");
@@ -263,7 +263,10 @@ fn authorize_url(base: &str, client_id: &str, state: &str, pkce: &Pkce) -> Strin
         ("code_challenge", &pkce.challenge),
         ("code_challenge_method", "S256"),
     ];
-    format!("{base}/authorize?{}", serde_urlencoded::to_string(&q).unwrap())
+    format!(
+        "{base}/authorize?{}",
+        serde_urlencoded::to_string(&q).unwrap()
+    )
 }
 
 struct BrandSeen {
@@ -461,7 +464,11 @@ async fn the_playground_story_in_a_browser() {
         assert_eq!(text_of(&c, ".brand-title").await, "Acme partner network");
         fill(&c, "input[name=email]", "pat@partner.example").await;
         fill(&c, "input[name=password]", PASSWORD).await;
-        find(&c, "form button[type=submit]").await.click().await.unwrap();
+        find(&c, "form button[type=submit]")
+            .await
+            .click()
+            .await
+            .unwrap();
 
         find(&c, "#status-partner").await;
         let url = c.current_url().await.unwrap();
@@ -472,8 +479,14 @@ async fn the_playground_story_in_a_browser() {
         assert_eq!(text_of(&c, "#status-partner").await, "200");
         assert_eq!(text_of(&c, "#status-customer").await, "403");
         let roles = text_of(&c, "#roles").await;
-        assert!(roles.contains("partner") && !roles.contains("customer"), "{roles}");
-        assert!(c.find(Locator::Css("#error")).await.is_err(), "an error shows");
+        assert!(
+            roles.contains("partner") && !roles.contains("customer"),
+            "{roles}"
+        );
+        assert!(
+            c.find(Locator::Css("#error")).await.is_err(),
+            "an error shows"
+        );
         screenshot(&c, "playground-partner.png").await;
 
         // Log out (RP-initiated logout at the issuer, back to the playground).
@@ -487,7 +500,11 @@ async fn the_playground_story_in_a_browser() {
         assert_eq!(text_of(&c, ".brand-title").await, "Acme customers");
         fill(&c, "input[name=email]", "cora@customer.example").await;
         fill(&c, "input[name=password]", PASSWORD).await;
-        find(&c, "form button[type=submit]").await.click().await.unwrap();
+        find(&c, "form button[type=submit]")
+            .await
+            .click()
+            .await
+            .unwrap();
 
         find(&c, "#status-customer").await;
         assert_eq!(text_of(&c, "#door").await, "customers-web");
@@ -495,13 +512,22 @@ async fn the_playground_story_in_a_browser() {
         assert_eq!(text_of(&c, "#status-customer").await, "200");
         assert_eq!(text_of(&c, "#status-partner").await, "403");
         let roles = text_of(&c, "#roles").await;
-        assert!(roles.contains("customer") && !roles.contains("partner"), "{roles}");
+        assert!(
+            roles.contains("customer") && !roles.contains("partner"),
+            "{roles}"
+        );
         screenshot(&c, "playground-customer.png").await;
 
+        // On a phone: long e-mails and JSON answers wrap, nothing scrolls sideways.
         c.set_window_size(390, 844).await.unwrap();
+        assert_fits_width(&c).await;
+        c.execute(
+            "document.querySelector('table.results').scrollIntoView();",
+            vec![],
+        )
+        .await
+        .unwrap();
         screenshot(&c, "playground-customer-phone.png").await;
-        let v = c.execute("const w = window.innerWidth; return [w, document.documentElement.scrollWidth, Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect().right > w - 17).map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right) + ' sw=' + e.scrollWidth + ' cw=' + e.clientWidth)];", vec![]).await.unwrap();
-        eprintln!("DEBUG {v:#}");
     })
     .await;
     drop(app);

@@ -468,8 +468,7 @@ pub async fn spawn_demo() -> TestApp {
         ("listen", "127.0.0.1:0".to_owned()),
         ("data_dir", tmp.path().join("data").display().to_string()),
     ];
-    let settings =
-        config::parse(&text, &config_path, &overrides).unwrap_or_else(|e| panic!("{e}"));
+    let settings = config::parse(&text, &config_path, &overrides).unwrap_or_else(|e| panic!("{e}"));
     let app = Application::build_on(settings, Clock::default(), listener)
         .await
         .unwrap();
