@@ -142,7 +142,12 @@ pub struct HomeQuery {
     error_description: Option<String>,
 }
 
-async fn home(req: HttpRequest, state: web::Data<AppState>, pg: web::Data<Playground>, q: web::Query<HomeQuery>) -> HttpResponse {
+async fn home(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    pg: web::Data<Playground>,
+    q: web::Query<HomeQuery>,
+) -> HttpResponse {
     let s = &state.settings;
     let now = state.clock.now();
     let visit = session::read(&req, SESSION_COOKIE).and_then(|sid| {
@@ -158,13 +163,25 @@ async fn home(req: HttpRequest, state: web::Data<AppState>, pg: web::Data<Playgr
         Some(d) => format!("{e}: {d}"),
         None => e.clone(),
     });
-    html(200, Page { doors: doors(s), signed_in, error }.render())
+    html(
+        200,
+        Page {
+            doors: doors(s),
+            signed_in,
+            error,
+        }
+        .render(),
+    )
 }
 
 /// Call the Orders API with the visitor's access token, as any client of it would.
 async fn describe(state: &AppState, pg: &Playground, v: Visit) -> SignedIn {
     let mut calls = Vec::new();
-    for (id, path) in [("me", "/demo-api/me"), ("partner", "/demo-api/partner/reports"), ("customer", "/demo-api/customer/orders")] {
+    for (id, path) in [
+        ("me", "/demo-api/me"),
+        ("partner", "/demo-api/partner/reports"),
+        ("customer", "/demo-api/customer/orders"),
+    ] {
         let url = state.settings.issuer.join(path);
         let (status, body) = match pg.http.get(&url).bearer_auth(&v.access_token).send().await {
             Ok(r) => {
@@ -174,10 +191,19 @@ async fn describe(state: &AppState, pg: &Playground, v: Visit) -> SignedIn {
             }
             Err(e) => (0, format!("request failed: {e}")),
         };
-        calls.push(Call { id, path, status, body });
+        calls.push(Call {
+            id,
+            path,
+            status,
+            body,
+        });
     }
     let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
-    let roles = v.access_claims.get("roles").map(|r| r.to_string()).unwrap_or_else(|| "[]".into());
+    let roles = v
+        .access_claims
+        .get("roles")
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| "[]".into());
     SignedIn {
         client_id: v.client_id,
         email: v.email,
@@ -195,10 +221,16 @@ pub struct StartQuery {
 }
 
 /// Start the code flow through one door.
-async fn start(state: web::Data<AppState>, pg: web::Data<Playground>, q: web::Query<StartQuery>) -> HttpResponse {
+async fn start(
+    state: web::Data<AppState>,
+    pg: web::Data<Playground>,
+    q: web::Query<StartQuery>,
+) -> HttpResponse {
     let s = &state.settings;
     if !s.playground.clients.iter().any(|c| c.as_str() == q.client) {
-        return HttpResponse::BadRequest().content_type("text/plain").body("not a playground door");
+        return HttpResponse::BadRequest()
+            .content_type("text/plain")
+            .body("not a playground door");
     }
     let pending = Pending {
         state: random_token(),
@@ -234,7 +266,12 @@ async fn start(state: web::Data<AppState>, pg: web::Data<Playground>, q: web::Qu
     }
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
-        .cookie(session::cookie(RP_COOKIE.into(), key, Some(900), s.issuer.is_https()))
+        .cookie(session::cookie(
+            RP_COOKIE.into(),
+            key,
+            Some(900),
+            s.issuer.is_https(),
+        ))
         .finish()
 }
 
@@ -249,15 +286,25 @@ pub struct CallbackQuery {
 
 fn back_home(error: Option<(&str, &str)>) -> HttpResponse {
     let location = match error {
-        Some((e, d)) => redirect_with(PlaygroundSettings::HOME_PATH, &[("error", e), ("error_description", d)]),
+        Some((e, d)) => redirect_with(
+            PlaygroundSettings::HOME_PATH,
+            &[("error", e), ("error_description", d)],
+        ),
         None => PlaygroundSettings::HOME_PATH.to_owned(),
     };
-    HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
 }
 
 /// The redirect_uri: check state and iss (RFC 9207), redeem the code with the verifier,
 /// check the ID token's nonce, then return the visitor to the playground.
-async fn callback(req: HttpRequest, state: web::Data<AppState>, pg: web::Data<Playground>, q: web::Query<CallbackQuery>) -> HttpResponse {
+async fn callback(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    pg: web::Data<Playground>,
+    q: web::Query<CallbackQuery>,
+) -> HttpResponse {
     let s = &state.settings;
     let Some(key) = session::read(&req, RP_COOKIE) else {
         return back_home(Some(("playground", "no login in progress in this browser")));
@@ -265,7 +312,11 @@ async fn callback(req: HttpRequest, state: web::Data<AppState>, pg: web::Data<Pl
     let Some(pending) = lock(&pg.pending).remove(&key) else {
         return back_home(Some(("playground", "this login was already completed")));
     };
-    if !q.state.as_deref().is_some_and(|st| ct_eq(st.as_bytes(), pending.state.as_bytes())) {
+    if !q
+        .state
+        .as_deref()
+        .is_some_and(|st| ct_eq(st.as_bytes(), pending.state.as_bytes()))
+    {
         return back_home(Some(("playground", "state mismatch")));
     }
     if q.iss.as_deref() != Some(s.issuer.as_str()) {
@@ -285,7 +336,13 @@ async fn callback(req: HttpRequest, state: web::Data<AppState>, pg: web::Data<Pl
         ("client_id", pending.client_id.as_str()),
         ("code_verifier", pending.verifier.as_str()),
     ];
-    let resp = match pg.http.post(s.issuer.join("/token")).form(&form).send().await {
+    let resp = match pg
+        .http
+        .post(s.issuer.join("/token"))
+        .form(&form)
+        .send()
+        .await
+    {
         Ok(r) => r,
         Err(e) => return back_home(Some(("playground", &format!("token request failed: {e}")))),
     };
@@ -295,7 +352,8 @@ async fn callback(req: HttpRequest, state: web::Data<AppState>, pg: web::Data<Pl
         let e = body["error"].as_str().unwrap_or("token_error");
         return back_home(Some((e, body["error_description"].as_str().unwrap_or(""))));
     }
-    let (Some(access), Some(id_token)) = (body["access_token"].as_str(), body["id_token"].as_str()) else {
+    let (Some(access), Some(id_token)) = (body["access_token"].as_str(), body["id_token"].as_str())
+    else {
         return back_home(Some(("playground", "the token response lacks tokens")));
     };
     let now = state.clock.now();
@@ -304,16 +362,32 @@ async fn callback(req: HttpRequest, state: web::Data<AppState>, pg: web::Data<Pl
         Ok(c) => c,
         Err(e) => return back_home(Some(("playground", &format!("ID token refused: {e}")))),
     };
-    let nonce_ok = id_claims.get("nonce").and_then(Value::as_str).is_some_and(|n| ct_eq(n.as_bytes(), pending.nonce.as_bytes()));
+    let nonce_ok = id_claims
+        .get("nonce")
+        .and_then(Value::as_str)
+        .is_some_and(|n| ct_eq(n.as_bytes(), pending.nonce.as_bytes()));
     let aud_ok = id_claims.get("aud").and_then(Value::as_str) == Some(pending.client_id.as_str());
-    let fresh = id_claims.get("exp").and_then(Value::as_i64).is_some_and(|e| e > now);
+    let fresh = id_claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .is_some_and(|e| e > now);
     if !nonce_ok || !aud_ok || !fresh {
-        return back_home(Some(("playground", "ID token nonce, audience or expiry is wrong")));
+        return back_home(Some((
+            "playground",
+            "ID token nonce, audience or expiry is wrong",
+        )));
     }
-    let access_claims = ring.verify_access_token(access, s.issuer.as_str(), now).map(Value::Object).unwrap_or(Value::Null);
+    let access_claims = ring
+        .verify_access_token(access, s.issuer.as_str(), now)
+        .map(Value::Object)
+        .unwrap_or(Value::Null);
     let visit = Visit {
         client_id: pending.client_id,
-        email: id_claims.get("email").and_then(Value::as_str).unwrap_or("").to_owned(),
+        email: id_claims
+            .get("email")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
         access_token: access.to_owned(),
         id_token: id_token.to_owned(),
         id_claims: Value::Object(id_claims),
@@ -331,17 +405,32 @@ async fn callback(req: HttpRequest, state: web::Data<AppState>, pg: web::Data<Pl
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, PlaygroundSettings::HOME_PATH))
         .cookie(session::removal(RP_COOKIE.into(), s.issuer.is_https()))
-        .cookie(session::cookie(SESSION_COOKIE.into(), sid, None, s.issuer.is_https()))
+        .cookie(session::cookie(
+            SESSION_COOKIE.into(),
+            sid,
+            None,
+            s.issuer.is_https(),
+        ))
         .finish()
 }
 
 /// Forget the visit here, then RP-initiated logout at the issuer, back to the playground.
-async fn logout(req: HttpRequest, state: web::Data<AppState>, pg: web::Data<Playground>) -> HttpResponse {
+async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    pg: web::Data<Playground>,
+) -> HttpResponse {
     let s = &state.settings;
     let visit = session::read(&req, SESSION_COOKIE).and_then(|sid| lock(&pg.visits).remove(&sid));
     let home = s.issuer.join(PlaygroundSettings::HOME_PATH);
     let location = match visit {
-        Some(v) => redirect_with(&s.issuer.join("/logout"), &[("id_token_hint", v.id_token.as_str()), ("post_logout_redirect_uri", home.as_str())]),
+        Some(v) => redirect_with(
+            &s.issuer.join("/logout"),
+            &[
+                ("id_token_hint", v.id_token.as_str()),
+                ("post_logout_redirect_uri", home.as_str()),
+            ],
+        ),
         None => PlaygroundSettings::HOME_PATH.to_owned(),
     };
     HttpResponse::SeeOther()

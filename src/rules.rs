@@ -329,8 +329,13 @@ mod tests {
                 logins_count: 1,
                 created_at: 0,
             },
-            client: EventClient { id: client.into(), name: "Partners".into() },
-            connection: EventConnection { name: "partners-db".into() },
+            client: EventClient {
+                id: client.into(),
+                name: "Partners".into(),
+            },
+            connection: EventConnection {
+                name: "partners-db".into(),
+            },
             signup,
             request: EventRequest {
                 ip: "127.0.0.1".into(),
@@ -355,7 +360,10 @@ mod tests {
 
     #[test]
     fn add_and_remove_role() {
-        let o = run(&[r#"api.add_role("partner"); api.add_role("partner"); api.remove_role("existing");"#]).unwrap();
+        let o = run(&[
+            r#"api.add_role("partner"); api.add_role("partner"); api.remove_role("existing");"#,
+        ])
+        .unwrap();
         assert_eq!(o.roles, vec!["partner"]);
         assert!(o.roles_changed);
         let same = run(&["let x = 1;"]).unwrap();
@@ -391,7 +399,21 @@ mod tests {
 
     #[test]
     fn registered_claims_cannot_be_set() {
-        for claim in ["sub", "iss", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "nonce", "auth_time", "at_hash", "roles"] {
+        for claim in [
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "nbf",
+            "jti",
+            "client_id",
+            "scope",
+            "nonce",
+            "auth_time",
+            "at_hash",
+            "roles",
+        ] {
             let e = run(&[&format!(r#"api.set_access_token_claim("{claim}", "x");"#)]).unwrap_err();
             assert!(e.reason.contains("registered"), "{claim}: {e}");
             assert!(run(&[&format!(r#"api.set_id_token_claim("{claim}", "x");"#)]).is_err());
@@ -410,7 +432,11 @@ mod tests {
 
     #[test]
     fn deny_stops_the_remaining_rules() {
-        let o = run(&[r#"api.add_role("a"); api.deny("not today"); api.add_role("b");"#, r#"api.add_role("c");"#]).unwrap();
+        let o = run(&[
+            r#"api.add_role("a"); api.deny("not today"); api.add_role("b");"#,
+            r#"api.add_role("c");"#,
+        ])
+        .unwrap();
         assert_eq!(o.denied.as_deref(), Some("not today"));
         assert!(!o.roles.contains(&"b".to_owned()) && !o.roles.contains(&"c".to_owned()));
     }

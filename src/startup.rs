@@ -27,6 +27,8 @@ pub struct AppState {
     pub hasher: Hasher,
     pub ip_limiter: IpLimiter,
     pub discovery: bytes::Bytes,
+    /// Serialises housekeeping runs, so an older key snapshot never replaces a newer one.
+    pub housekeeping: tokio::sync::Mutex<()>,
 }
 
 impl AppState {
@@ -109,6 +111,7 @@ impl Application {
             keys: Keys::new(ring),
             clock,
             hasher,
+            housekeeping: tokio::sync::Mutex::new(()),
         });
         let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
         let server = run(listener, state.clone())?;
@@ -148,6 +151,7 @@ async fn housekeeping(state: web::Data<AppState>) {
 }
 
 pub async fn run_housekeeping(state: &AppState) -> Result<(), StartError> {
+    let _one_at_a_time = state.housekeeping.lock().await;
     let now = state.clock.now();
     let publish_for = state.publish_for();
     let stored = state
@@ -173,12 +177,20 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
     let playground = web::Data::new(playground::Playground::new());
     let verifier = match state.settings.playground.enabled {
         true => {
-            let audience = state.settings.apis.first().map(|a| a.audience.clone()).unwrap_or_default();
+            let audience = state
+                .settings
+                .apis
+                .first()
+                .map(|a| a.audience.clone())
+                .unwrap_or_default();
             let v = portico_verify::Verifier::builder()
                 .issuer(state.settings.issuer.as_str(), audience)
                 .realm("demo-api")
                 .build()
-                .map_err(|e| StartError::Bind { addr: "demo-api verifier".into(), source: std::io::Error::other(e) })?;
+                .map_err(|e| StartError::Bind {
+                    addr: "demo-api verifier".into(),
+                    source: std::io::Error::other(e),
+                })?;
             Some(web::Data::new(v))
         }
         false => None,
@@ -231,7 +243,10 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
             .route("/branding/{client}", web::get().to(static_files::brand_css))
             .route("/", web::get().to(home));
         if let Some(v) = &verifier {
-            app = app.app_data(v.clone()).app_data(playground.clone()).configure(playground::configure);
+            app = app
+                .app_data(v.clone())
+                .app_data(playground.clone())
+                .configure(playground::configure);
         }
         app.default_service(web::to(not_found))
     })

@@ -239,14 +239,13 @@ impl KeyRing {
         Ok(out)
     }
 
-    /// Verify one of our own access tokens: header typ at+jwt, a known kid whose key's
-    /// algorithm equals the header's (never `none`, never HMAC), the signature, the
-    /// issuer and expiry. Returns the claims.
-    pub fn verify_access_token(
+    /// Verify a JWT we signed: a known kid whose key's algorithm equals the header's
+    /// (never `none`, never HMAC), the expected `typ`, the signature and the issuer.
+    fn verify_ours(
         &self,
         token: &str,
         issuer: &str,
-        now: i64,
+        typ_ok: fn(&str) -> bool,
     ) -> Result<Map<String, Value>, TokenError> {
         let (signed, sig_b64) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
         let (header_b64, payload_b64) = signed.split_once('.').ok_or(TokenError::Malformed)?;
@@ -256,49 +255,9 @@ impl KeyRing {
         };
         let header: Map<String, Value> =
             serde_json::from_slice(&decode(header_b64)?).map_err(|_| TokenError::Malformed)?;
-        let typ = header.get("typ").and_then(Value::as_str).unwrap_or("");
-        if !typ.eq_ignore_ascii_case("at+jwt") && !typ.eq_ignore_ascii_case("application/at+jwt") {
+        if !typ_ok(header.get("typ").and_then(Value::as_str).unwrap_or("")) {
             return Err(TokenError::Unsupported);
         }
-        let kid = header
-            .get("kid")
-            .and_then(Value::as_str)
-            .ok_or(TokenError::UnknownKey)?;
-        let key = self.verifiers.get(kid).ok_or(TokenError::UnknownKey)?;
-        let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
-        if alg != key.alg.as_str() {
-            return Err(TokenError::Unsupported);
-        }
-        key.verifier
-            .verify(signed.as_bytes(), &decode(sig_b64)?)
-            .map_err(|_| TokenError::BadSignature)?;
-        let claims: Map<String, Value> =
-            serde_json::from_slice(&decode(payload_b64)?).map_err(|_| TokenError::Malformed)?;
-        if claims.get("iss").and_then(Value::as_str) != Some(issuer) {
-            return Err(TokenError::WrongIssuer);
-        }
-        match claims.get("exp").and_then(Value::as_i64) {
-            Some(exp) if exp > now => Ok(claims),
-            Some(_) => Err(TokenError::Expired),
-            None => Err(TokenError::Malformed),
-        }
-    }
-
-    /// Verify an ID token we issued (for `id_token_hint`); expiry is not checked
-    /// (OpenID RP-Initiated Logout 1.0 allows an expired hint).
-    pub fn verify_id_token(
-        &self,
-        token: &str,
-        issuer: &str,
-    ) -> Result<Map<String, Value>, TokenError> {
-        let (signed, sig_b64) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
-        let (header_b64, payload_b64) = signed.split_once('.').ok_or(TokenError::Malformed)?;
-        let decode = |s: &str| {
-            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, s)
-                .map_err(|_| TokenError::Malformed)
-        };
-        let header: Map<String, Value> =
-            serde_json::from_slice(&decode(header_b64)?).map_err(|_| TokenError::Malformed)?;
         let kid = header
             .get("kid")
             .and_then(Value::as_str)
@@ -316,6 +275,33 @@ impl KeyRing {
             return Err(TokenError::WrongIssuer);
         }
         Ok(claims)
+    }
+
+    /// One of our access tokens (RFC 9068 `typ: at+jwt`), unexpired at `now`.
+    pub fn verify_access_token(
+        &self,
+        token: &str,
+        issuer: &str,
+        now: i64,
+    ) -> Result<Map<String, Value>, TokenError> {
+        let claims = self.verify_ours(token, issuer, |t| {
+            t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
+        })?;
+        match claims.get("exp").and_then(Value::as_i64) {
+            Some(exp) if exp > now => Ok(claims),
+            Some(_) => Err(TokenError::Expired),
+            None => Err(TokenError::Malformed),
+        }
+    }
+
+    /// One of our ID tokens (`typ: JWT`), for `id_token_hint`; expiry is not checked
+    /// (OpenID RP-Initiated Logout 1.0 allows an expired hint).
+    pub fn verify_id_token(
+        &self,
+        token: &str,
+        issuer: &str,
+    ) -> Result<Map<String, Value>, TokenError> {
+        self.verify_ours(token, issuer, |t| t == "JWT")
     }
 }
 

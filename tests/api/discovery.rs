@@ -215,7 +215,10 @@ async fn single_page_apps_get_cors_only_from_registered_origins() {
     };
     let r = preflight("http://localhost:3000").await.unwrap();
     assert_eq!(r.status(), 204);
-    assert_eq!(r.headers()["access-control-allow-origin"], "http://localhost:3000");
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
     let r = preflight("http://evil.example").await.unwrap();
     assert!(r.headers().get("access-control-allow-origin").is_none());
 
@@ -223,11 +226,18 @@ async fn single_page_apps_get_cors_only_from_registered_origins() {
         .http
         .post(format!("{}/token", app.base))
         .header("origin", "http://localhost:4000")
-        .form(&[("grant_type", "authorization_code"), ("client_id", "partners-web"), ("code", "x")])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", "partners-web"),
+            ("code", "x"),
+        ])
         .send()
         .await
         .unwrap();
-    assert_eq!(r.headers()["access-control-allow-origin"], "http://localhost:4000");
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "http://localhost:4000"
+    );
     let jwks = app.get("/.well-known/jwks.json").await;
     assert_eq!(jwks.headers()["access-control-allow-origin"], "*");
 }

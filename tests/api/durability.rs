@@ -38,11 +38,18 @@ async fn start(config: &std::path::Path, base: &str) -> Server {
 #[tokio::test]
 async fn acknowledged_writes_survive_a_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let base = format!("http://127.0.0.1:{port}");
     let text = BASE_CONFIG
         .replace("{ISSUER}", &base)
-        .replace("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\""))
+        .replace(
+            "listen = \"127.0.0.1:0\"",
+            &format!("listen = \"127.0.0.1:{port}\""),
+        )
         .replace("{DATA}", &dir.path().join("data").display().to_string())
         .replace("{ALG}", "ES256")
         .replace("{EXTRA}", "");
@@ -50,8 +57,13 @@ async fn acknowledged_writes_survive_a_kill_9() {
     std::fs::write(&config, text).unwrap();
 
     let mut server = start(&config, &base).await;
-    let browser = Browser { http: new_http(), base: base.clone() };
-    let tokens = browser.signup_tokens("customers-web", "durable@example.com").await;
+    let browser = Browser {
+        http: new_http(),
+        base: base.clone(),
+    };
+    let tokens = browser
+        .signup_tokens("customers-web", "durable@example.com")
+        .await;
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
     // Kill without any chance to flush or shut down.
     server.0.kill().unwrap();
@@ -60,10 +72,22 @@ async fn acknowledged_writes_survive_a_kill_9() {
 
     let _server = start(&config, &base).await;
     // The user signed up before the kill logs in; the refresh token issued before it works.
-    let fresh = Browser { http: new_http(), base: base.clone() };
-    fresh.login_code("customers-web", "durable@example.com", PASSWORD).await;
+    let fresh = Browser {
+        http: new_http(),
+        base: base.clone(),
+    };
+    fresh
+        .login_code("customers-web", "durable@example.com", PASSWORD)
+        .await;
     let r = fresh
-        .post_form("/token", &[("grant_type", "refresh_token"), ("client_id", "customers-web"), ("refresh_token", &refresh)])
+        .post_form(
+            "/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", "customers-web"),
+                ("refresh_token", &refresh),
+            ],
+        )
         .await;
     assert_eq!(r.status(), 200);
 }

@@ -159,7 +159,12 @@ pub async fn spawn(extra: &str, alg: &str, reuse: Option<TempDir>) -> TestApp {
 }
 
 /// Spawn from another base text (a variant of BASE_CONFIG with other `[login]` limits).
-pub async fn spawn_from(base_config: &str, extra: &str, alg: &str, reuse: Option<TempDir>) -> TestApp {
+pub async fn spawn_from(
+    base_config: &str,
+    extra: &str,
+    alg: &str,
+    reuse: Option<TempDir>,
+) -> TestApp {
     let tmp = reuse.unwrap_or_else(|| tempfile::tempdir().unwrap());
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();

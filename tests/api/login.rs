@@ -324,20 +324,31 @@ async fn the_ip_limiter_stops_password_spraying_but_never_successful_logins() {
     let strict = BASE_CONFIG.replace("max_failures_per_ip = 1000", "max_failures_per_ip = 3");
     let app = spawn_from(&strict, "", "ES256", None).await;
     for i in 0..5 {
-        app.create_user("customers-db", &format!("u{i}@example.com"), PASSWORD, &[]).await;
+        app.create_user("customers-db", &format!("u{i}@example.com"), PASSWORD, &[])
+            .await;
     }
     // Many users behind one address: successful logins are never limited.
     for i in 0..5 {
         let b = app.new_browser();
-        b.login_code("customers-web", &format!("u{i}@example.com"), PASSWORD).await;
+        b.login_code("customers-web", &format!("u{i}@example.com"), PASSWORD)
+            .await;
     }
     // Spraying one guess over several accounts from one address.
     let f = app.begin("customers-web", &[]).await;
     for i in 0..3 {
-        assert_eq!(app.login(&f, &format!("u{i}@example.com"), "spray-password-1").await.status(), 401);
+        assert_eq!(
+            app.login(&f, &format!("u{i}@example.com"), "spray-password-1")
+                .await
+                .status(),
+            401
+        );
     }
     let r = app.login(&f, "u4@example.com", PASSWORD).await;
-    assert_eq!(r.status(), 429, "the address is limited, whatever the account");
+    assert_eq!(
+        r.status(),
+        429,
+        "the address is limited, whatever the account"
+    );
 }
 
 #[tokio::test]
@@ -600,23 +611,39 @@ async fn a_saturated_hashing_pool_refuses_at_once() {
     let hasher = portico::login::password::Hasher::new(1, 0);
     let pw = portico::domain::Password::new(PASSWORD.into());
     let results = futures_util::future::join_all((0..8).map(|_| hasher.verify(&pw, None))).await;
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "exactly one runs");
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "exactly one runs"
+    );
 }
 
 #[tokio::test]
 async fn logins_beyond_the_hashing_queue_get_a_fast_503_with_retry_after() {
-    let tight = BASE_CONFIG.replace("[login]\n", "[login]\nhash_concurrency = 1\nhash_queue = 0\n");
+    let tight = BASE_CONFIG.replace(
+        "[login]\n",
+        "[login]\nhash_concurrency = 1\nhash_queue = 0\n",
+    );
     let app = spawn_from(&tight, "", "ES256", None).await;
-    app.create_user("customers-db", "busy@example.com", PASSWORD, &[]).await;
+    app.create_user("customers-db", "busy@example.com", PASSWORD, &[])
+        .await;
     let mut flows = Vec::new();
     for _ in 0..16 {
         let b = app.new_browser();
         let f = b.begin("customers-web", &[]).await;
         flows.push((b, f));
     }
-    let responses = futures_util::future::join_all(flows.iter().map(|(b, f)| b.login(f, "busy@example.com", PASSWORD))).await;
+    let responses = futures_util::future::join_all(
+        flows
+            .iter()
+            .map(|(b, f)| b.login(f, "busy@example.com", PASSWORD)),
+    )
+    .await;
     let busy: Vec<_> = responses.iter().filter(|r| r.status() == 503).collect();
     assert!(!busy.is_empty(), "some logins must be refused");
     assert!(busy.iter().all(|r| r.headers().contains_key("retry-after")));
-    assert!(responses.iter().any(|r| r.status() == 303), "admitted logins succeed");
+    assert!(
+        responses.iter().any(|r| r.status() == 303),
+        "admitted logins succeed"
+    );
 }

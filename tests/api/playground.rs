@@ -24,11 +24,21 @@ clients = ["partners-web", "customers-web"]
 /// The sample Orders API as an outside process would run it: its own server, trusting
 /// the issuer through discovery and JWKS over HTTP.
 async fn spawn_orders_api(issuer: &str) -> String {
-    let verifier = web::Data::new(Verifier::builder().issuer(issuer, "https://api.example.com").realm("orders-api").build().unwrap());
-    let server = HttpServer::new(move || App::new().app_data(verifier.clone()).configure(portico::demo_api::configure))
-        .workers(1)
-        .bind("127.0.0.1:0")
-        .unwrap();
+    let verifier = web::Data::new(
+        Verifier::builder()
+            .issuer(issuer, "https://api.example.com")
+            .realm("orders-api")
+            .build()
+            .unwrap(),
+    );
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(verifier.clone())
+            .configure(portico::demo_api::configure)
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
     let addr = server.addrs()[0];
     tokio::spawn(server.run());
     format!("http://{addr}")
@@ -47,7 +57,10 @@ async fn one_api_serves_partners_and_customers_by_role() {
     let app = spawn_app_with(PLAYGROUND).await;
     let api = spawn_orders_api(&app.base).await;
     let partner = app.signup_tokens("partners-web", "p@example.com").await;
-    let customer = app.new_browser().signup_tokens("customers-web", "c@example.com").await;
+    let customer = app
+        .new_browser()
+        .signup_tokens("customers-web", "c@example.com")
+        .await;
     let pt = partner["access_token"].as_str().unwrap();
     let ct = customer["access_token"].as_str().unwrap();
 
@@ -62,10 +75,16 @@ async fn one_api_serves_partners_and_customers_by_role() {
     // RFC 6750 3.1: no token → 401 with a bare challenge; a bad one → invalid_token.
     let r = call(&api, "/me", None).await;
     assert_eq!(r.status(), 401);
-    assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+    assert!(r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Bearer"));
     let r = call(&api, "/me", Some("not.a.token")).await;
     assert_eq!(r.status(), 401);
-    assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+    assert!(r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .contains("invalid_token"));
 
     // A machine client's token is accepted too, and has no user roles.
     let r = app
@@ -77,7 +96,11 @@ async fn one_api_serves_partners_and_customers_by_role() {
         .await
         .unwrap();
     let w: serde_json::Value = r.json().await.unwrap();
-    let me: serde_json::Value = call(&api, "/me", Some(w["access_token"].as_str().unwrap())).await.json().await.unwrap();
+    let me: serde_json::Value = call(&api, "/me", Some(w["access_token"].as_str().unwrap()))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["sub"], "orders-worker");
 }
 
@@ -85,33 +108,61 @@ async fn one_api_serves_partners_and_customers_by_role() {
 async fn the_playground_signs_up_a_partner_and_shows_which_api_routes_answer() {
     let app = spawn_app_with(PLAYGROUND).await;
     let page = app.get("/playground").await.text().await.unwrap();
-    assert!(page.contains("Sign up as a partner →") && page.contains("Sign up as a customer →"), "{page}");
+    assert!(
+        page.contains("Sign up as a partner →") && page.contains("Sign up as a customer →"),
+        "{page}"
+    );
 
     // Follow the partner door: the playground starts a code flow with PKCE.
-    let r = app.get("/playground/start?client=partners-web&mode=signup").await;
+    let r = app
+        .get("/playground/start?client=partners-web&mode=signup")
+        .await;
     assert_eq!(r.status(), 303);
     let authorize = location(&r);
     let q = query_of(&authorize);
     assert_eq!(q["client_id"], "partners-web");
-    assert_eq!(q["redirect_uri"], format!("{}/playground/callback", app.base));
+    assert_eq!(
+        q["redirect_uri"],
+        format!("{}/playground/callback", app.base)
+    );
     assert_eq!(q["code_challenge_method"], "S256");
     let r = app.get(&authorize).await;
     let signup_url = location(&r);
     assert!(signup_url.starts_with("/signup?tx="));
     let page = app.get(&signup_url).await.text().await.unwrap();
     let r = app
-        .post_form("/signup", &[("tx", &hidden(&page, "tx")), ("csrf", &hidden(&page, "csrf")), ("email", "pg@example.com"), ("password", PASSWORD)])
+        .post_form(
+            "/signup",
+            &[
+                ("tx", &hidden(&page, "tx")),
+                ("csrf", &hidden(&page, "csrf")),
+                ("email", "pg@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
         .await;
     let callback = location(&r);
-    assert!(callback.starts_with(&format!("{}/playground/callback?code=", app.base)), "{callback}");
+    assert!(
+        callback.starts_with(&format!("{}/playground/callback?code=", app.base)),
+        "{callback}"
+    );
     let r = app.get(&callback).await;
     assert_eq!(location(&r), "/playground");
     let page = app.get("/playground").await.text().await.unwrap();
     assert!(page.contains("id=\"status-partner\">200<"), "{page}");
     assert!(page.contains("id=\"status-customer\">403<"), "{page}");
     assert!(page.contains("id=\"status-me\">200<"));
-    let roles = page.split("id=\"roles\">").nth(1).unwrap().split('<').next().unwrap();
-    assert!(roles.contains("partner") && !roles.contains("customer"), "{roles}");
+    let roles = page
+        .split("id=\"roles\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap();
+    assert!(
+        roles.contains("partner") && !roles.contains("customer"),
+        "{roles}"
+    );
 
     // Log out: RP-initiated logout back to the playground.
     let r = app.get("/playground/logout").await;
@@ -119,15 +170,28 @@ async fn the_playground_signs_up_a_partner_and_shows_which_api_routes_answer() {
     assert!(logout.starts_with(&format!("{}/logout?id_token_hint=", app.base)));
     let r = app.get(&logout).await;
     assert_eq!(location(&r), format!("{}/playground", app.base));
-    assert!(app.get("/playground").await.text().await.unwrap().contains("Not signed in"));
+    assert!(app
+        .get("/playground")
+        .await
+        .text()
+        .await
+        .unwrap()
+        .contains("Not signed in"));
 }
 
 #[tokio::test]
 async fn the_playground_callback_refuses_a_forged_state() {
     let app = spawn_app_with(PLAYGROUND).await;
-    let r = app.get("/playground/start?client=customers-web&mode=login").await;
+    let r = app
+        .get("/playground/start?client=customers-web&mode=login")
+        .await;
     assert_eq!(r.status(), 303);
-    let r = app.get(&format!("/playground/callback?code=x&state=forged&iss={}", app.base)).await;
+    let r = app
+        .get(&format!(
+            "/playground/callback?code=x&state=forged&iss={}",
+            app.base
+        ))
+        .await;
     assert!(location(&r).contains("state+mismatch"));
 }
 

@@ -45,35 +45,64 @@ async fn signing_up_through_the_partner_site_gives_role_partner_in_the_same_logi
     assert_eq!(at["roles"], serde_json::json!(["partner"]));
     assert_eq!(id["roles"], serde_json::json!(["partner"]));
     // Persisted: the stored user has the role.
-    let u = app.state.store.run(|c| portico::store::users::find_by_email(c, "partners-db", "pat@example.com")).await.unwrap().unwrap();
+    let u = app
+        .state
+        .store
+        .run(|c| portico::store::users::find_by_email(c, "partners-db", "pat@example.com"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(u.roles, vec!["partner"]);
 
-    let c = app.new_browser().signup_tokens("customers-web", "cat@example.com").await;
-    assert_eq!(claims(c["access_token"].as_str().unwrap())["roles"], serde_json::json!(["customer"]));
+    let c = app
+        .new_browser()
+        .signup_tokens("customers-web", "cat@example.com")
+        .await;
+    assert_eq!(
+        claims(c["access_token"].as_str().unwrap())["roles"],
+        serde_json::json!(["customer"])
+    );
 }
 
 #[tokio::test]
 async fn a_signup_link_may_carry_data_that_a_rule_copies_into_a_claim() {
     let app = spawn_app_with(STORY).await;
-    let f = app.begin("customers-web", &[("screen_hint", "signup"), ("signup_source", "newsletter")]).await;
+    let f = app
+        .begin(
+            "customers-web",
+            &[("screen_hint", "signup"), ("signup_source", "newsletter")],
+        )
+        .await;
     let r = app.signup(&f, "news@example.com", PASSWORD).await;
     let code = query_of(&location(&r))["code"].clone();
     let t: serde_json::Value = app.exchange(&f, &code).await.json().await.unwrap();
-    assert_eq!(claims(t["access_token"].as_str().unwrap())["signup_source"], "newsletter");
-    assert_eq!(claims(t["id_token"].as_str().unwrap())["signup_source"], "newsletter");
+    assert_eq!(
+        claims(t["access_token"].as_str().unwrap())["signup_source"],
+        "newsletter"
+    );
+    assert_eq!(
+        claims(t["id_token"].as_str().unwrap())["signup_source"],
+        "newsletter"
+    );
     // Not a sign-up: no claim.
     let b = app.new_browser();
-    let f = b.begin("customers-web", &[("signup_source", "newsletter")]).await;
+    let f = b
+        .begin("customers-web", &[("signup_source", "newsletter")])
+        .await;
     let r = b.login(&f, "news@example.com", PASSWORD).await;
     let code = query_of(&location(&r))["code"].clone();
     let t: serde_json::Value = b.exchange(&f, &code).await.json().await.unwrap();
-    assert!(claims(t["access_token"].as_str().unwrap()).get("signup_source").is_none());
+    assert!(claims(t["access_token"].as_str().unwrap())
+        .get("signup_source")
+        .is_none());
 }
 
 #[tokio::test]
 async fn deny_sends_access_denied_with_the_reason_and_keeps_the_signed_up_user() {
     let app = spawn_app_with(STORY).await;
-    let f = app.begin("partners-web", &[("screen_hint", "signup")]).await;
+    let f = app
+        .begin("partners-web", &[("screen_hint", "signup")])
+        .await;
     let r = app.signup(&f, "eve@blocked.example", PASSWORD).await;
     assert_eq!(r.status(), 303);
     let q = query_of(&location(&r));
@@ -81,11 +110,22 @@ async fn deny_sends_access_denied_with_the_reason_and_keeps_the_signed_up_user()
     assert_eq!(q["error_description"], "this domain may not sign in");
     assert_eq!(q["state"], "st-123");
     assert!(!q.contains_key("code"));
-    let u = app.state.store.run(|c| portico::store::users::find_by_email(c, "partners-db", "eve@blocked.example")).await.unwrap().unwrap();
-    assert!(!u.roles.contains(&"should-not-happen".to_owned()), "deny stops the later rules");
+    let u = app
+        .state
+        .store
+        .run(|c| portico::store::users::find_by_email(c, "partners-db", "eve@blocked.example"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !u.roles.contains(&"should-not-happen".to_owned()),
+        "deny stops the later rules"
+    );
     assert!(app.audit_kinds().await.contains(&"rule_denied".to_owned()));
     // No session was created: prompt=none still needs a login.
-    let r = app.authorize("partners-web", &pkce(), &[("prompt", "none")]).await;
+    let r = app
+        .authorize("partners-web", &pkce(), &[("prompt", "none")])
+        .await;
     assert_eq!(query_of(&location(&r))["error"], "login_required");
 }
 
@@ -99,18 +139,28 @@ script = "loop { }"
 "#,
     )
     .await;
-    let f = app.begin("customers-web", &[("screen_hint", "signup")]).await;
+    let f = app
+        .begin("customers-web", &[("screen_hint", "signup")])
+        .await;
     let r = app.signup(&f, "loop@example.com", PASSWORD).await;
     let q = query_of(&location(&r));
     assert_eq!(q["error"], "access_denied");
-    assert!(!q["error_description"].contains("loop"), "the reason stays in the logs");
+    assert!(
+        !q["error_description"].contains("loop"),
+        "the reason stays in the logs"
+    );
     assert!(app.audit_kinds().await.contains(&"rule_failed".to_owned()));
 }
 
 #[tokio::test]
 async fn a_rule_setting_a_registered_claim_denies_the_login() {
-    let app = spawn_app_with("[[rule]]\nname = \"forge\"\nscript = 'api.set_access_token_claim(\"sub\", \"admin\");'\n").await;
-    let f = app.begin("customers-web", &[("screen_hint", "signup")]).await;
+    let app = spawn_app_with(
+        "[[rule]]\nname = \"forge\"\nscript = 'api.set_access_token_claim(\"sub\", \"admin\");'\n",
+    )
+    .await;
+    let f = app
+        .begin("customers-web", &[("screen_hint", "signup")])
+        .await;
     let r = app.signup(&f, "forge@example.com", PASSWORD).await;
     assert_eq!(query_of(&location(&r))["error"], "access_denied");
 }
@@ -135,7 +185,10 @@ async fn rules_also_run_on_single_sign_on() {
         )
         .await;
     let t: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(claims(t["access_token"].as_str().unwrap())["roles"], serde_json::json!(["customer"]));
+    assert_eq!(
+        claims(t["access_token"].as_str().unwrap())["roles"],
+        serde_json::json!(["customer"])
+    );
 }
 
 fn rules_test(config: &std::path::Path, args: &[&str]) -> (bool, String) {
@@ -145,34 +198,83 @@ fn rules_test(config: &std::path::Path, args: &[&str]) -> (bool, String) {
         .args(args)
         .output()
         .unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 #[tokio::test]
 async fn rules_test_dry_runs_without_touching_the_database() {
     let app = spawn_app_with(STORY).await;
-    let (ok, out) = rules_test(&app.config_path, &["--client", "partners-web", "--email", "a@example.com", "--signup", "--query", "signup_source=newsletter"]);
+    let (ok, out) = rules_test(
+        &app.config_path,
+        &[
+            "--client",
+            "partners-web",
+            "--email",
+            "a@example.com",
+            "--signup",
+            "--query",
+            "signup_source=newsletter",
+        ],
+    );
     assert!(ok, "{out}");
     assert!(out.contains("roles: [\"partner\"]"), "{out}");
     assert!(out.contains("\"signup_source\":\"newsletter\""), "{out}");
 
-    let (ok, out) = rules_test(&app.config_path, &["--client", "customers-web", "--email", "a@example.com", "--role", "vip"]);
+    let (ok, out) = rules_test(
+        &app.config_path,
+        &[
+            "--client",
+            "customers-web",
+            "--email",
+            "a@example.com",
+            "--role",
+            "vip",
+        ],
+    );
     assert!(ok);
     assert!(out.contains("roles: [\"vip\",\"customer\"]"), "{out}");
 
-    let (ok, out) = rules_test(&app.config_path, &["--client", "partners-web", "--email", "x@blocked.example"]);
+    let (ok, out) = rules_test(
+        &app.config_path,
+        &["--client", "partners-web", "--email", "x@blocked.example"],
+    );
     assert!(!ok);
     assert!(out.contains("denied: this domain may not sign in"), "{out}");
 
-    let users = app.state.store.run(|c| portico::store::users::list(c, "partners-db")).await.unwrap();
+    let users = app
+        .state
+        .store
+        .run(|c| portico::store::users::list(c, "partners-db"))
+        .await
+        .unwrap();
     assert!(users.is_empty(), "a dry run creates nobody");
 }
 
 #[test]
 fn the_demo_configuration_tells_the_story() {
-    let (ok, out) = rules_test(std::path::Path::new("portico.toml"), &["--client", "partners-web", "--email", "p@example.com", "--signup", "--query", "signup_source=newsletter"]);
+    let (ok, out) = rules_test(
+        std::path::Path::new("portico.toml"),
+        &[
+            "--client",
+            "partners-web",
+            "--email",
+            "p@example.com",
+            "--signup",
+            "--query",
+            "signup_source=newsletter",
+        ],
+    );
     assert!(ok, "{out}");
-    assert!(out.contains("roles: [\"partner\"]") && out.contains("newsletter"), "{out}");
-    let (ok, out) = rules_test(std::path::Path::new("portico.toml"), &["--client", "customers-web", "--email", "c@example.com"]);
+    assert!(
+        out.contains("roles: [\"partner\"]") && out.contains("newsletter"),
+        "{out}"
+    );
+    let (ok, out) = rules_test(
+        std::path::Path::new("portico.toml"),
+        &["--client", "customers-web", "--email", "c@example.com"],
+    );
     assert!(ok && out.contains("roles: [\"customer\"]"), "{out}");
 }
