@@ -1185,3 +1185,68 @@ async fn housekeeping_purges_expired_codes_and_tokens_and_keeps_live_ones() {
     assert_eq!(oauth_error(r, 400).await, "invalid_grant");
     ok_json(refresh(&app, "customers-web", s(&fresh, "refresh_token"), &[]).await).await;
 }
+
+/// RFC 9700 2.1.1: a code requested without PKCE cannot be redeemed with a verifier
+/// (an attacker injecting a stolen code must not be able to add PKCE after the fact).
+#[tokio::test]
+async fn a_verifier_for_a_code_issued_without_pkce_is_a_downgrade_and_refused() {
+    let app = spawn_app().await;
+    app.create_user("customers-db", "conf@example.com", PASSWORD, &[])
+        .await;
+    let code_without_pkce = |b: Browser| async move {
+        let q = serde_urlencoded::to_string([
+            ("client_id", "backend-app"),
+            ("redirect_uri", "http://localhost:5000/cb"),
+            ("response_type", "code"),
+            ("scope", "openid"),
+        ])
+        .unwrap();
+        let r = b.get(&format!("/authorize?{q}")).await;
+        let page = b.get(&location(&r)).await.text().await.unwrap();
+        let r = b
+            .post_form(
+                "/login",
+                &[
+                    ("tx", &hidden(&page, "tx")),
+                    ("csrf", &hidden(&page, "csrf")),
+                    ("email", "conf@example.com"),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        query_of(&location(&r))["code"].clone()
+    };
+    let redeem = |code: String, verifier: Option<String>| {
+        let http = app.http.clone();
+        let url = format!("{}/token", app.base);
+        async move {
+            let mut form = vec![
+                ("grant_type", "authorization_code".to_owned()),
+                ("code", code),
+                ("redirect_uri", "http://localhost:5000/cb".to_owned()),
+            ];
+            if let Some(v) = verifier {
+                form.push(("code_verifier", v));
+            }
+            http.post(url)
+                .basic_auth("backend-app", Some("backend-secret-0123456789"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let code = code_without_pkce(app.new_browser()).await;
+    let r = redeem(code, Some(pkce().verifier)).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
+    let code = code_without_pkce(app.new_browser()).await;
+    assert_eq!(
+        redeem(code, None).await.status(),
+        200,
+        "a confidential client may skip PKCE"
+    );
+}
