@@ -379,7 +379,7 @@ async fn callback(
     }
     let access_claims = ring
         .verify_access_token(access, s.issuer.as_str(), now)
-        .map(Value::Object)
+        .map(|c| Value::Object((*c).clone()))
         .unwrap_or(Value::Null);
     let visit = Visit {
         client_id: pending.client_id,

@@ -121,7 +121,19 @@ pub struct KeyRing {
     verifiers: HashMap<String, PublicKey>,
     jwks: bytes::Bytes,
     fingerprint: Vec<(String, Option<i64>)>,
+    /// Access tokens whose signature this ring already checked, by the SHA-256 of the
+    /// whole token: an API introspecting the same token again costs a hash, not an
+    /// ECDSA verification. Only tokens that verified get in; expiry (and, by the callers,
+    /// revocation) is still checked on every use; a new ring (rotation) starts empty.
+    verified: std::sync::Mutex<HashMap<[u8; 32], Arc<Claims>>>,
 }
+
+/// The claims of a verified token.
+pub type Claims = Map<String, Value>;
+
+/// Bound on the verified-token cache; when full it is emptied (no eviction bookkeeping
+/// on the hot path; at most a few MB).
+const VERIFIED_CACHE_MAX: usize = 4096;
 
 impl KeyRing {
     /// `publish_for`: how long a retired key stays in JWKS (the longest token lifetime).
@@ -180,6 +192,7 @@ impl KeyRing {
         Ok(Self {
             active,
             verifiers,
+            verified: std::sync::Mutex::new(HashMap::new()),
             jwks: jwks.into(),
             fingerprint: stored
                 .iter()
@@ -283,10 +296,31 @@ impl KeyRing {
         token: &str,
         issuer: &str,
         now: i64,
-    ) -> Result<Map<String, Value>, TokenError> {
-        let claims = self.verify_ours(token, issuer, |t| {
-            t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
-        })?;
+    ) -> Result<Arc<Claims>, TokenError> {
+        let digest = crate::crypto::sha256(token.as_bytes());
+        let cached = self
+            .verified
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&digest)
+            .cloned();
+        let claims = match cached {
+            Some(c) => c,
+            None => {
+                let c = Arc::new(self.verify_ours(token, issuer, |t| {
+                    t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
+                })?);
+                let mut cache = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+                if cache.len() >= VERIFIED_CACHE_MAX {
+                    cache.clear();
+                }
+                cache.insert(digest, c.clone());
+                c
+            }
+        };
+        if claims.get("iss").and_then(Value::as_str) != Some(issuer) {
+            return Err(TokenError::WrongIssuer);
+        }
         match claims.get("exp").and_then(Value::as_i64) {
             Some(exp) if exp > now => Ok(claims),
             Some(_) => Err(TokenError::Expired),
@@ -378,6 +412,34 @@ mod tests {
                 Err(TokenError::Unsupported)
             );
         }
+    }
+
+    #[test]
+    fn cached_verifications_still_expire_and_match_whole_tokens_only() {
+        let r = ring(SigningAlg::Es256);
+        let mut c = Map::new();
+        c.insert("iss".into(), "https://id.test".into());
+        c.insert("exp".into(), 100.into());
+        let t = r.sign_access_token(&c).unwrap();
+        assert!(r.verify_access_token(&t, "https://id.test", 50).is_ok());
+        assert!(
+            r.verify_access_token(&t, "https://id.test", 60).is_ok(),
+            "served from the cache"
+        );
+        assert_eq!(
+            r.verify_access_token(&t, "https://id.test", 100),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(
+            r.verify_access_token(&t, "https://other", 50),
+            Err(TokenError::WrongIssuer)
+        );
+        // Flip the payload's first character (always "e", from `{"`): a different token.
+        let dot = t.find('.').unwrap();
+        let tampered = format!("{}.f{}", &t[..dot], &t[dot + 2..]);
+        assert!(r
+            .verify_access_token(&tampered, "https://id.test", 50)
+            .is_err());
     }
 
     #[test]
