@@ -177,6 +177,17 @@ pub async fn spawn_from(
     let config_path = tmp.path().join("portico.toml");
     std::fs::write(&config_path, &text).unwrap();
     let settings = config::parse(&text, &config_path, &[]).unwrap_or_else(|e| panic!("{e}"));
+    launch(settings, listener, base, config_path, tmp).await
+}
+
+/// Start the server on its listener and keep what the tests need.
+async fn launch(
+    settings: portico::config::Settings,
+    listener: TcpListener,
+    base: String,
+    config_path: PathBuf,
+    tmp: TempDir,
+) -> TestApp {
     let app = Application::build_on(settings, Clock::default(), listener)
         .await
         .unwrap();
@@ -474,19 +485,5 @@ pub async fn spawn_demo() -> TestApp {
         ("data_dir", tmp.path().join("data").display().to_string()),
     ];
     let settings = config::parse(&text, &config_path, &overrides).unwrap_or_else(|e| panic!("{e}"));
-    let app = Application::build_on(settings, Clock::default(), listener)
-        .await
-        .unwrap();
-    let state = app.state();
-    tokio::spawn(app.run_until_stopped());
-    TestApp {
-        browser: Browser {
-            http: new_http(),
-            base: base.clone(),
-        },
-        base,
-        state,
-        config_path,
-        _tmp: Some(tmp),
-    }
+    launch(settings, listener, base, config_path, tmp).await
 }
