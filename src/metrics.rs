@@ -78,13 +78,15 @@ pub async fn track(
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = req.method().clone();
     let res = next.call(req).await?;
+    let elapsed = start.elapsed();
+    tracing::debug!(target: "portico::access", method = %method, route = %route, status = res.status().as_u16(), ms = elapsed.as_secs_f64() * 1000.0, "request");
     if let Some(m) = metrics {
         m.requests
             .with_label_values(&[route.as_str(), method.as_str(), res.status().as_str()])
             .inc();
         m.latency
             .with_label_values(&[route.as_str()])
-            .observe(start.elapsed().as_secs_f64());
+            .observe(elapsed.as_secs_f64());
     }
     Ok(res)
 }

@@ -190,6 +190,49 @@ async fn bad_input_never_gets_a_5xx() {
         let r = app.get(path).await;
         assert!(r.status().as_u16() < 500, "{path}: {}", r.status());
     }
+    for path in [
+        "/login",
+        "/signup",
+        "/authorize",
+        "/token",
+        "/revoke",
+        "/introspect",
+        "/userinfo",
+        "/logout",
+    ] {
+        for (ctype, body) in [
+            ("application/json", "{\"a\":1}".to_owned()),
+            (
+                "application/x-www-form-urlencoded",
+                "%ff%fe=%00&&&==".to_owned(),
+            ),
+            ("application/x-www-form-urlencoded", "x=".repeat(40_000)),
+            ("text/plain", String::new()),
+        ] {
+            let r = app
+                .http
+                .post(format!("{}{path}", app.base))
+                .header("content-type", ctype)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                r.status().as_u16() < 500,
+                "POST {path} ({ctype}): {}",
+                r.status()
+            );
+        }
+    }
+    if let Ok(r) = app
+        .http
+        .get(format!("{}/authorize", app.base))
+        .header("x-huge", "h".repeat(64 * 1024))
+        .send()
+        .await
+    {
+        assert!(r.status().is_client_error(), "{}", r.status());
+    }
     let r = app
         .http
         .post(format!("{}/token", app.base))
