@@ -70,6 +70,31 @@ pub fn verify_with_memory(password: &str, stored: &str, memory: &mut Vec<Block>)
         && crate::crypto::ct_eq(out, expected.as_bytes())
 }
 
+/// `hash_now` computed in caller-provided memory (see `verify_with_memory`): a fresh
+/// 16-byte salt, argon2id with `params()`, encoded as the same PHC string.
+pub fn hash_with_memory(password: &str, memory: &mut Vec<Block>) -> Result<String, String> {
+    use argon2::password_hash::phc::{Ident, ParamsString, Salt};
+    use rand::RngExt;
+    let params = params();
+    let blocks = params.block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    let salt: [u8; 16] = rand::rng().random();
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    argon2()
+        .hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, &mut memory[..blocks])
+        .map_err(|e| e.to_string())?;
+    let phc = PasswordHash {
+        algorithm: Ident::new("argon2id").map_err(|e| e.to_string())?,
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(|e| e.to_string())?,
+        salt: Some(Salt::new(&salt).map_err(|e| e.to_string())?),
+        hash: Some(Output::new(&out).map_err(|e| e.to_string())?),
+    };
+    Ok(phc.to_string())
+}
+
 /// True when the stored hash was made with other (older) parameters: rehash on login.
 pub fn needs_rehash(stored: &str) -> bool {
     let Ok(h) = PasswordHash::new(stored) else {
@@ -146,7 +171,14 @@ impl Hasher {
 
     pub async fn hash(&self, password: &Password) -> Result<Result<String, String>, Busy> {
         let p = password.clone();
-        self.run(move || hash_now(p.expose())).await
+        let pool = self.memory.clone();
+        self.run(move || {
+            let mut memory = lock(&pool).pop().unwrap_or_default();
+            let out = hash_with_memory(p.expose(), &mut memory);
+            lock(&pool).push(memory);
+            out
+        })
+        .await
     }
 
     /// Verify against `stored`, or against the dummy hash when there is no user.
@@ -178,6 +210,18 @@ mod tests {
         assert!(verify_now("correct horse battery", &h));
         assert!(!verify_now("wrong", &h));
         assert!(!needs_rehash(&h));
+    }
+
+    #[test]
+    fn hashing_in_reused_memory_gives_standard_phc_strings() {
+        let mut memory = Vec::new();
+        let a = hash_with_memory("correct horse battery", &mut memory).unwrap();
+        let b = hash_with_memory("correct horse battery", &mut memory).unwrap();
+        assert!(a.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{a}");
+        assert_ne!(a, b, "fresh salt each time");
+        assert!(verify_now("correct horse battery", &a) && verify_now("correct horse battery", &b));
+        assert!(!verify_now("wrong", &a));
+        assert!(!needs_rehash(&a));
     }
 
     #[test]
