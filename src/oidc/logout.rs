@@ -1,18 +1,31 @@
 //! RP-Initiated Logout 1.0: ends the SSO session of the client's connection and
-//! returns to a registered post_logout_redirect_uri with the state.
+//! returns to a registered post_logout_redirect_uri with the state. Without a valid
+//! id_token_hint the user confirms first (section 2), so a cross-site link or form
+//! cannot sign anybody out.
 
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde_json::Value;
 
 use crate::config::Client;
-use crate::crypto::token_hash;
+use crate::crypto::{ct_eq, random_token, token_hash};
 use crate::login::pages::{error_page, html, Brand, LoggedOutPage};
 use crate::login::session;
 use crate::oidc::authorize::redirect_with;
 use crate::params::Params;
 use crate::startup::AppState;
 use crate::store::{self, audit};
+
+#[derive(Template)]
+#[template(path = "logout_confirm.html")]
+struct LogoutConfirmPage<'a> {
+    brand: Brand<'a>,
+    scope: &'a str,
+    confirm: String,
+    client_id: Option<&'a str>,
+    post_logout_redirect_uri: Option<&'a str>,
+    state: Option<String>,
+}
 
 pub async fn logout(
     req: HttpRequest,
@@ -40,6 +53,7 @@ pub async fn logout(
     // The hint names the client (its aud) and must be an ID token we issued.
     let mut client: Option<&Client> = None;
     let mut hinted_sub = None;
+    let hinted = one("id_token_hint").is_some();
     if let Some(hint) = one("id_token_hint") {
         match state
             .keys
@@ -103,6 +117,43 @@ pub async fn logout(
         },
         None => None,
     };
+
+    // No hint: the user confirms with a token derived from the browser-binding cookie,
+    // which a cross-site request can neither read nor send (SameSite=Lax).
+    if !hinted {
+        let browser = session::read(&req, session::BROWSER_COOKIE);
+        let expected = browser
+            .as_deref()
+            .map(|b| token_hash(&format!("logout:{b}")));
+        let confirmed = req.method() == actix_web::http::Method::POST
+            && matches!((&expected, one("confirm")), (Some(e), Some(c)) if ct_eq(e.as_bytes(), c.as_bytes()));
+        if !confirmed {
+            let (browser, new) = match browser {
+                Some(b) => (b, false),
+                None => (random_token(), true),
+            };
+            let page = LogoutConfirmPage {
+                brand: Brand::of(client),
+                scope: client
+                    .map(|c| c.name.as_str())
+                    .unwrap_or("every application"),
+                confirm: token_hash(&format!("logout:{browser}")),
+                client_id: client.map(|c| c.client_id.as_str()),
+                post_logout_redirect_uri: redirect.as_deref(),
+                state: one("state"),
+            };
+            let mut res = html(200, page.render());
+            if new {
+                let _ = res.add_cookie(&session::cookie(
+                    session::BROWSER_COOKIE.into(),
+                    browser,
+                    None,
+                    s.issuer.is_https(),
+                ));
+            }
+            return res;
+        }
+    }
 
     // End the session of the client's connection, or every session this browser holds.
     let connections: Vec<String> = match client.and_then(|c| c.connection.as_ref()) {

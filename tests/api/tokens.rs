@@ -1250,3 +1250,51 @@ async fn a_verifier_for_a_code_issued_without_pkce_is_a_downgrade_and_refused() 
         "a confidential client may skip PKCE"
     );
 }
+
+/// RP-Initiated Logout 1.0 section 2: without an id_token_hint the user confirms, and a
+/// cross-site request (no browser-binding cookie) cannot confirm for them.
+#[tokio::test]
+async fn logout_without_a_hint_asks_first_and_cannot_be_forged() {
+    let app = spawn_app().await;
+    app.signup_code("customers-web", "bye@example.com").await;
+    let still_signed_in = |b: &Browser| {
+        let b = b.clone();
+        async move {
+            let r = b
+                .authorize("customers-web", &pkce(), &[("prompt", "none")])
+                .await;
+            query_of(&location(&r)).contains_key("code")
+        }
+    };
+    let q = "client_id=customers-web&post_logout_redirect_uri=http%3A%2F%2Flocalhost%3A3000%2F&state=s9";
+    let r = app.get(&format!("/logout?{q}")).await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Sign out?"));
+    assert!(still_signed_in(&app).await, "a GET alone signs nobody out");
+
+    let confirm = hidden(&page, "confirm");
+    let form = [
+        ("confirm", confirm.as_str()),
+        ("client_id", "customers-web"),
+        ("post_logout_redirect_uri", "http://localhost:3000/"),
+        ("state", "s9"),
+    ];
+    // Another site replaying the form: no binding cookie, no logout.
+    let forged = app.new_browser().post_form("/logout", &form).await;
+    assert_eq!(forged.status(), 200);
+    assert!(still_signed_in(&app).await);
+    let r = app
+        .post_form(
+            "/logout",
+            &[("confirm", "wrong"), ("client_id", "customers-web")],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(still_signed_in(&app).await);
+
+    let r = app.post_form("/logout", &form).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "http://localhost:3000/?state=s9");
+    assert!(!still_signed_in(&app).await);
+}
