@@ -97,7 +97,7 @@ pub async fn introspect(
                 "scope": g.scope,
                 "iss": s.issuer.as_str(),
                 "exp": g.expires_at,
-                "iat": g.auth_time,
+                "iat": g.issued_at,
             })))
         }
         _ => Ok(inactive()),

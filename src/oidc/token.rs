@@ -292,6 +292,7 @@ async fn authorization_code(state: &web::Data<AppState>, client: &Client, p: &Pa
                 auth_time: g.auth_time,
                 claims: g.claims.clone(),
                 code_hash: Some(code_hash.clone()),
+                issued_at: now,
                 expires_at: now + settings.tokens.refresh_token_ttl,
                 rotated_at: None,
                 revoked_at: None,

@@ -14,6 +14,8 @@ pub struct RefreshGrant {
     pub auth_time: i64,
     pub claims: String,
     pub code_hash: Option<String>,
+    /// When this row (this token) was issued; ignored by `insert`, which uses `now`.
+    pub issued_at: i64,
     pub expires_at: i64,
     pub rotated_at: Option<i64>,
     pub revoked_at: Option<i64>,
@@ -54,7 +56,7 @@ pub fn get(conn: &Conn, token_hash: &str) -> Result<Option<RefreshGrant>, StoreE
     Ok(conn
         .prepare_cached(
             "SELECT family_id, client_id, user_id, scope, audience, auth_time, claims, code_hash, \
-             expires_at, rotated_at, revoked_at FROM refresh_tokens WHERE token_hash = ?1",
+             expires_at, rotated_at, revoked_at, created_at FROM refresh_tokens WHERE token_hash = ?1",
         )?
         .query_row([token_hash], |r| {
             Ok(RefreshGrant {
@@ -69,6 +71,7 @@ pub fn get(conn: &Conn, token_hash: &str) -> Result<Option<RefreshGrant>, StoreE
                 expires_at: r.get(8)?,
                 rotated_at: r.get(9)?,
                 revoked_at: r.get(10)?,
+                issued_at: r.get(11)?,
             })
         })
         .optional()?)
