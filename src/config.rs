@@ -97,6 +97,8 @@ pub struct LoginSettings {
     pub failure_window: i64,
     /// Failed logins per IP address within `failure_window`.
     pub max_failures_per_ip: u32,
+    /// Reverse proxies whose X-Forwarded-For is believed (exact addresses).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -275,6 +277,8 @@ struct RawLogin {
     max_failures: Option<u32>,
     failure_window_secs: Option<i64>,
     max_failures_per_ip: Option<u32>,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -359,6 +363,9 @@ const TOP_KEYS: &[&str] = &[
     "playground",
     "store",
 ];
+/// Ceiling for every lifetime: keeps `now + ttl` far from overflow.
+const MAX_TTL: i64 = 10 * 365 * 86_400;
+
 const STORE_KEYS: &[&str] = &["synchronous"];
 const TOKEN_KEYS: &[&str] = &[
     "signing_alg",
@@ -375,6 +382,7 @@ const LOGIN_KEYS: &[&str] = &[
     "max_failures",
     "failure_window_secs",
     "max_failures_per_ip",
+    "trusted_proxies",
 ];
 const CONNECTION_KEYS: &[&str] = &["name", "signup", "password_min_length"];
 const API_KEYS: &[&str] = &["audience", "name", "scopes"];
@@ -684,11 +692,12 @@ fn validate(c: &mut Checker, root: &mut toml::Table, config_dir: &Path) -> Optio
     };
     let mut ttl = |key: &str, v: Option<i64>, default: i64| {
         let v = v.unwrap_or(default);
-        if v <= 0 {
+        if v <= 0 || v > MAX_TTL {
             c.add(
                 "tokens",
-                format!("{key} must be a positive number of seconds"),
+                format!("{key} must be between 1 and {MAX_TTL} seconds (10 years)"),
             );
+            return default;
         }
         v
     };
@@ -726,9 +735,32 @@ fn validate(c: &mut Checker, root: &mut toml::Table, config_dir: &Path) -> Optio
         max_failures: raw_login.max_failures.unwrap_or(10).max(1),
         failure_window: raw_login.failure_window_secs.unwrap_or(900),
         max_failures_per_ip: raw_login.max_failures_per_ip.unwrap_or(100).max(1),
+        trusted_proxies: raw_login
+            .trusted_proxies
+            .iter()
+            .filter_map(|p| match p.parse() {
+                Ok(ip) => Some(ip),
+                Err(_) => {
+                    c.add(
+                        "login",
+                        format!("trusted_proxies: \"{p}\" is not an IP address"),
+                    );
+                    None
+                }
+            })
+            .collect(),
     };
-    if login.session_ttl <= 0 || login.transaction_ttl <= 0 || login.failure_window <= 0 {
-        c.add("login", "durations must be positive numbers of seconds");
+    for (key, v) in [
+        ("session_ttl_secs", login.session_ttl),
+        ("transaction_ttl_secs", login.transaction_ttl),
+        ("failure_window_secs", login.failure_window),
+    ] {
+        if v <= 0 || v > MAX_TTL {
+            c.add(
+                "login",
+                format!("{key} must be between 1 and {MAX_TTL} seconds (10 years)"),
+            );
+        }
     }
 
     // Connections.

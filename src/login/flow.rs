@@ -264,7 +264,11 @@ pub async fn complete(
             if let Some(h) = rehash {
                 store::users::set_password_hash(tx, &uid, &h, now)?;
             }
-            store::throttle::clear(tx, &conn, &email)?;
+            // Only a password just verified clears the lockout; an SSO visit must not
+            // reset an attacker's failure count against this account.
+            if sess_hash.is_some() {
+                store::throttle::clear(tx, &conn, &email)?;
+            }
             store::codes::insert(tx, &code_hash, &grant, now)?;
             if let Some(h) = &sess_hash {
                 store::sessions::create(tx, h, &uid, &conn, now, now + session_ttl)?;

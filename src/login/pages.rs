@@ -1,6 +1,8 @@
 //! The hosted login and sign-up pages: branded by the client that asked, bound to its
 //! connection, protected by CSRF binding and brute-force throttling.
 
+use std::net::IpAddr;
+
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
@@ -11,7 +13,8 @@ use crate::domain::{Email, Password};
 use crate::login::flow::{self, Completion, Parked, SessionChange};
 use crate::login::session;
 use crate::startup::AppState;
-use crate::store::{self, audit, users::User};
+use crate::store::throttle::Attempt;
+use crate::store::{self, audit, users::User, StoreError};
 
 /// No inline script or style anywhere; nothing may frame the pages.
 pub const CSP: &str = "default-src 'none'; style-src 'self' https:; img-src 'self' https: data:; \
@@ -309,31 +312,82 @@ pub async fn signup_page(state: web::Data<AppState>, q: web::Query<TxQuery>) -> 
     render_signup(&form, 200, None)
 }
 
-/// Record a failed attempt (account and IP) and say whether the account is now locked.
-async fn record_failure(
+/// How long a browser that logged in with a password stays exempt from the per-IP limit.
+const TRUSTED_BROWSER_SECS: i64 = 30 * 86_400;
+
+/// The right to check one password, reserved before hashing (see store::throttle).
+enum Gate {
+    Go {
+        ip_reserved: bool,
+        locks: Option<i64>,
+    },
+    Refused,
+}
+
+/// Reserve the attempt for this address (unless the browser is trusted) and account.
+async fn gate(
     state: &AppState,
+    browser_hash: &str,
+    ip: Option<IpAddr>,
     connection: &str,
     email: &str,
-    user_id: Option<String>,
-    client_id: &str,
-    ip: Option<std::net::IpAddr>,
-) {
+) -> Result<Gate, StoreError> {
     let now = state.clock.now();
-    state.ip_limiter.record_failure(ip, now);
+    let ip_reserved = if state.ip_limiter.is_trusted(browser_hash, now) {
+        false
+    } else if state.ip_limiter.reserve(ip, now) {
+        true
+    } else {
+        return Ok(Gate::Refused);
+    };
     let (window, max) = (
         state.settings.login.failure_window,
         state.settings.login.max_failures,
     );
-    let (conn, em, cid, ips) = (
+    let (conn, em) = (connection.to_owned(), email.to_owned());
+    let attempt = state
+        .store
+        .write(move |tx| store::throttle::reserve(tx, &conn, &em, now, window, max))
+        .await;
+    match attempt {
+        Ok(Attempt::Allowed { locks }) => Ok(Gate::Go { ip_reserved, locks }),
+        Ok(Attempt::Locked(_)) | Err(_) if ip_reserved => {
+            state.ip_limiter.release(ip);
+            attempt.map(|_| Gate::Refused)
+        }
+        Ok(Attempt::Locked(_)) => Ok(Gate::Refused),
+        Err(e) => Err(e),
+    }
+}
+
+/// The password was right: the address is not charged, and this browser is trusted.
+fn passed(state: &AppState, browser_hash: &str, ip: Option<IpAddr>, ip_reserved: bool) {
+    if ip_reserved {
+        state.ip_limiter.release(ip);
+    }
+    state
+        .ip_limiter
+        .trust_browser(browser_hash, state.clock.now() + TRUSTED_BROWSER_SECS);
+}
+
+/// Audit a failed attempt (already counted by `gate`), and the lockout it caused.
+async fn audit_failure(
+    state: &AppState,
+    connection: &str,
+    user_id: Option<String>,
+    client_id: &str,
+    ip: Option<IpAddr>,
+    locks: Option<i64>,
+) {
+    let now = state.clock.now();
+    let (conn, cid, ips) = (
         connection.to_owned(),
-        email.to_owned(),
         client_id.to_owned(),
         ip.map(|i| i.to_string()),
     );
     let res = state
         .store
         .write(move |tx| {
-            let locked = store::throttle::record_failure(tx, &conn, &em, now, window, max)?;
             let ev = audit::Event {
                 kind: "login_failed",
                 connection: Some(&conn),
@@ -347,7 +401,7 @@ async fn record_failure(
                 }),
             };
             audit::record(tx, &ev, now)?;
-            if let Some(until) = locked {
+            if let Some(until) = locks {
                 let detail = format!("locked until {until}");
                 audit::record(
                     tx,
@@ -391,11 +445,7 @@ pub async fn login_submit(
         loaded: &loaded,
         email: &raw_email,
     };
-    let now = state.clock.now();
-    let ip = session::peer_ip(&req);
-    if state.ip_limiter.is_blocked(ip, now) {
-        return render_login(&page, 429, Some(TOO_MANY));
-    }
+    let ip = session::client_ip(&req, &s.login.trusted_proxies);
     let password = Password::new(form.password.clone().unwrap_or_default());
     let Ok(email) = Email::parse(&raw_email) else {
         return render_login(&page, 401, Some(WRONG_CREDENTIALS));
@@ -403,45 +453,57 @@ pub async fn login_submit(
     if password.expose().is_empty() || password.expose().len() > 1024 {
         return render_login(&page, 401, Some(WRONG_CREDENTIALS));
     }
-
+    let (ip_reserved, locks) = match gate(
+        &state,
+        &loaded.browser,
+        ip,
+        conn.name.as_str(),
+        email.as_str(),
+    )
+    .await
+    {
+        Ok(Gate::Go { ip_reserved, locks }) => (ip_reserved, locks),
+        // The right password does not get through a lockout.
+        Ok(Gate::Refused) => return render_login(&page, 429, Some(TOO_MANY)),
+        Err(e) => {
+            tracing::error!(error = %e, "login throttle failed");
+            return render_login(&page, 500, Some(OOPS));
+        }
+    };
     let (cname, em) = (conn.name.to_string(), email.to_string());
-    let looked_up = state
+    let user = match state
         .store
-        .run(move |c| {
-            let locked = store::throttle::locked_until(c, &cname, &em, now)?;
-            let user = store::users::find_by_email(c, &cname, &em)?;
-            Ok((locked, user))
-        })
-        .await;
-    let (locked, user) = match looked_up {
-        Ok(v) => v,
+        .run(move |c| store::users::find_by_email(c, &cname, &em))
+        .await
+    {
+        Ok(u) => u,
         Err(e) => {
             tracing::error!(error = %e, "login lookup failed");
             return render_login(&page, 500, Some(OOPS));
         }
     };
-    if locked.is_some() {
-        // The right password does not get through a lockout.
-        return render_login(&page, 429, Some(TOO_MANY));
-    }
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let ok = match state.hasher.verify(&password, stored).await {
         Ok(ok) => ok,
         Err(_) => return render_login(&page, 503, Some(BUSY)),
     };
-    let Some(user) = user.filter(|_| ok) else {
-        let uid = None;
-        record_failure(
-            &state,
-            conn.name.as_str(),
-            email.as_str(),
-            uid,
-            client.client_id.as_str(),
-            ip,
-        )
-        .await;
-        return render_login(&page, 401, Some(WRONG_CREDENTIALS));
+    let user = match user {
+        Some(u) if ok => u,
+        other => {
+            let uid = other.map(|u| u.id);
+            audit_failure(
+                &state,
+                conn.name.as_str(),
+                uid,
+                client.client_id.as_str(),
+                ip,
+                locks,
+            )
+            .await;
+            return render_login(&page, 401, Some(WRONG_CREDENTIALS));
+        }
     };
+    passed(&state, &loaded.browser, ip, ip_reserved);
     let rehash = if crate::login::password::needs_rehash(&user.password_hash) {
         state.hasher.hash(&password).await.ok().and_then(Result::ok)
     } else {
@@ -525,10 +587,7 @@ pub async fn signup_submit(
         );
     }
     let now = state.clock.now();
-    let ip = session::peer_ip(&req);
-    if state.ip_limiter.is_blocked(ip, now) {
-        return render_signup(&page, 429, Some(TOO_MANY));
-    }
+    let ip = session::client_ip(&req, &s.login.trusted_proxies);
     let email = match Email::parse(&raw_email) {
         Ok(e) => e,
         Err(msg) => return render_signup(&page, 400, Some(msg)),
@@ -541,27 +600,37 @@ pub async fn signup_submit(
     }
 
     let (cname, em) = (conn.name.to_string(), email.to_string());
-    let existing = state
+    let existing = match state
         .store
-        .run(move |c| {
-            let locked = store::throttle::locked_until(c, &cname, &em, now)?;
-            Ok((locked, store::users::find_by_email(c, &cname, &em)?))
-        })
-        .await;
-    let (locked, existing) = match existing {
+        .run(move |c| store::users::find_by_email(c, &cname, &em))
+        .await
+    {
         Ok(v) => v,
         Err(e) => {
             tracing::error!(error = %e, "sign-up lookup failed");
             return render_signup(&page, 500, Some(OOPS));
         }
     };
-    if locked.is_some() {
-        return render_signup(&page, 429, Some(TOO_MANY));
-    }
     if let Some(user) = existing {
         // The e-mail is taken. If the password is the account's, this is the owner
-        // signing in through the wrong form: log them in. Otherwise treat it as a
-        // failed login (it is a password guess) and say as little as we can.
+        // signing in through the wrong form: log them in. Otherwise it is a password
+        // guess: throttled and counted like a failed login, and we say as little as we can.
+        let (ip_reserved, locks) = match gate(
+            &state,
+            &loaded.browser,
+            ip,
+            conn.name.as_str(),
+            email.as_str(),
+        )
+        .await
+        {
+            Ok(Gate::Go { ip_reserved, locks }) => (ip_reserved, locks),
+            Ok(Gate::Refused) => return render_signup(&page, 429, Some(TOO_MANY)),
+            Err(e) => {
+                tracing::error!(error = %e, "sign-up throttle failed");
+                return render_signup(&page, 500, Some(OOPS));
+            }
+        };
         let ok = match state
             .hasher
             .verify(&password, Some(user.password_hash.clone()))
@@ -571,15 +640,16 @@ pub async fn signup_submit(
             Err(_) => return render_signup(&page, 503, Some(BUSY)),
         };
         if ok {
+            passed(&state, &loaded.browser, ip, ip_reserved);
             return finish(&state, &loaded, client, user, false, ip, None).await;
         }
-        record_failure(
+        audit_failure(
             &state,
             conn.name.as_str(),
-            email.as_str(),
             Some(user.id.clone()),
             client.client_id.as_str(),
             ip,
+            locks,
         )
         .await;
         return render_signup(&page, 400, Some("We could not create an account with these details. If you already have an account, log in instead."));

@@ -412,7 +412,7 @@ async fn handle(req: HttpRequest, state: web::Data<AppState>, params: Params) ->
     let fresh = |auth_time: i64| auth.max_age.is_none_or(|m| now - auth_time <= m);
     match existing {
         Some((sess, user)) if !auth.prompt_login && fresh(sess.auth_time) => {
-            let ip = session::peer_ip(&req)
+            let ip = session::client_ip(&req, &s.login.trusted_proxies)
                 .map(|i| i.to_string())
                 .unwrap_or_default();
             let how = flow::Completion {

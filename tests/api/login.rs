@@ -647,3 +647,95 @@ async fn logins_beyond_the_hashing_queue_get_a_fast_503_with_retry_after() {
         "admitted logins succeed"
     );
 }
+
+#[tokio::test]
+async fn parallel_guesses_cannot_get_past_the_account_limit() {
+    let app = spawn_app().await;
+    app.create_user("customers-db", "target@example.com", PASSWORD, &[])
+        .await;
+    let f = app.begin("customers-web", &[]).await;
+    let guesses = (0..30).map(|i| {
+        let (b, f) = (&app, &f);
+        async move {
+            b.login(f, "target@example.com", &format!("guess-number-{i:03}"))
+                .await
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert!(
+        checked <= 10,
+        "only 10 guesses may be checked, got {checked}: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 401 || *s == 429),
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_browser_that_logged_in_before_is_not_stopped_by_the_ip_limit() {
+    let strict = BASE_CONFIG.replace("max_failures_per_ip = 1000", "max_failures_per_ip = 3");
+    let app = spawn_from(&strict, "", "ES256", None).await;
+    app.create_user("customers-db", "regular@example.com", PASSWORD, &[])
+        .await;
+    app.login_code("customers-web", "regular@example.com", PASSWORD)
+        .await;
+
+    // An attacker behind the same address exhausts its failures.
+    let attacker = app.new_browser();
+    let f = attacker.begin("customers-web", &[]).await;
+    for i in 0..3 {
+        attacker
+            .login(&f, &format!("nobody{i}@example.com"), "spray-password-1")
+            .await;
+    }
+    assert_eq!(
+        attacker
+            .login(&f, "regular@example.com", PASSWORD)
+            .await
+            .status(),
+        429
+    );
+    // The regular user's browser still gets in with the password.
+    let again = app.begin("customers-web", &[("prompt", "login")]).await;
+    assert_eq!(
+        app.login(&again, "regular@example.com", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+}
+
+#[tokio::test]
+async fn single_sign_on_does_not_lift_a_lockout() {
+    let app = spawn_app().await;
+    app.signup_code("customers-web", "owner@example.com").await;
+    let attacker = app.new_browser();
+    let f = attacker.begin("customers-web", &[]).await;
+    for _ in 0..10 {
+        attacker
+            .login(&f, "owner@example.com", "guess-guess-guess")
+            .await;
+    }
+    assert_eq!(
+        attacker
+            .login(&f, "owner@example.com", "guess-guess-guess")
+            .await
+            .status(),
+        429
+    );
+    // The owner's browser passes through SSO (no password checked)...
+    let r = app.authorize("customers-admin", &pkce(), &[]).await;
+    assert!(query_of(&location(&r)).contains_key("code"));
+    // ...and the attacker is still locked out.
+    assert_eq!(
+        attacker
+            .login(&f, "owner@example.com", "guess-guess-guess")
+            .await
+            .status(),
+        429
+    );
+}
