@@ -118,9 +118,45 @@ pub async fn logout(
         None => None,
     };
 
-    // No hint: the user confirms with a token derived from the browser-binding cookie,
+    // End the session of the client's connection, or every session this browser holds.
+    let connections: Vec<String> = match client.and_then(|c| c.connection.as_ref()) {
+        Some(c) => vec![c.to_string()],
+        None => s.connections.iter().map(|c| c.name.to_string()).collect(),
+    };
+    let mut ended = Vec::new();
+    let mut removals = Vec::new();
+    for conn in &connections {
+        let name = session::session_cookie_name(conn);
+        if let Some(sid) = session::read(&req, &name) {
+            ended.push(token_hash(&sid));
+            removals.push(session::removal(name, s.issuer.is_https()));
+        }
+    }
+    // A hint skips the question only when it names the user of the sessions it ends:
+    // otherwise an attacker's own ID token would sign a victim out (section 2).
+    let hint_matches = match (&hinted_sub, ended.is_empty()) {
+        (_, true) => hinted,
+        (None, false) => false,
+        (Some(sub), false) => {
+            let (hashes, sub) = (ended.clone(), sub.clone());
+            state
+                .store
+                .run(move |c| {
+                    for h in &hashes {
+                        if store::sessions::user_of(c, h)?.is_some_and(|u| u != sub) {
+                            return Ok(false);
+                        }
+                    }
+                    Ok(true)
+                })
+                .await
+                .unwrap_or(false)
+        }
+    };
+
+    // Otherwise the user confirms with a token derived from the browser-binding cookie,
     // which a cross-site request can neither read nor send (SameSite=Lax).
-    if !hinted {
+    if !hint_matches {
         let browser = session::read(&req, session::BROWSER_COOKIE);
         let expected = browser
             .as_deref()
@@ -155,20 +191,6 @@ pub async fn logout(
         }
     }
 
-    // End the session of the client's connection, or every session this browser holds.
-    let connections: Vec<String> = match client.and_then(|c| c.connection.as_ref()) {
-        Some(c) => vec![c.to_string()],
-        None => s.connections.iter().map(|c| c.name.to_string()).collect(),
-    };
-    let mut ended = Vec::new();
-    let mut removals = Vec::new();
-    for conn in &connections {
-        let name = session::session_cookie_name(conn);
-        if let Some(sid) = session::read(&req, &name) {
-            ended.push(token_hash(&sid));
-            removals.push(session::removal(name, s.issuer.is_https()));
-        }
-    }
     let now = state.clock.now();
     let cid = client.map(|c| c.client_id.to_string());
     let res = state

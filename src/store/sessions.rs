@@ -54,3 +54,11 @@ pub fn delete(conn: &Conn, id_hash: &str) -> Result<(), StoreError> {
         .execute([id_hash])?;
     Ok(())
 }
+
+/// The user of a session, live or not.
+pub fn user_of(conn: &Conn, id_hash: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT user_id FROM sessions WHERE id_hash = ?1")?
+        .query_row([id_hash], |r| r.get(0))
+        .optional()?)
+}

@@ -1298,3 +1298,30 @@ async fn logout_without_a_hint_asks_first_and_cannot_be_forged() {
     assert_eq!(location(&r), "http://localhost:3000/?state=s9");
     assert!(!still_signed_in(&app).await);
 }
+
+/// An attacker's own ID token as id_token_hint must not sign a victim out silently.
+#[tokio::test]
+async fn a_hint_naming_another_user_does_not_skip_the_logout_question() {
+    let app = spawn_app().await;
+    app.signup_code("customers-web", "victim@example.com").await;
+    let attacker = app
+        .new_browser()
+        .signup_tokens("customers-web", "mallory@example.com")
+        .await;
+    let hint = attacker["id_token"].as_str().unwrap();
+    let q = serde_urlencoded::to_string([
+        ("id_token_hint", hint),
+        ("post_logout_redirect_uri", "http://localhost:3000/"),
+    ])
+    .unwrap();
+    let r = app.get(&format!("/logout?{q}")).await;
+    assert_eq!(r.status(), 200, "a confirmation page, not a redirect");
+    assert!(r.text().await.unwrap().contains("Sign out?"));
+    let r = app
+        .authorize("customers-web", &pkce(), &[("prompt", "none")])
+        .await;
+    assert!(
+        query_of(&location(&r)).contains_key("code"),
+        "the victim is still signed in"
+    );
+}
