@@ -180,13 +180,14 @@ pub struct Scopes(Vec<String>);
 
 impl Scopes {
     pub fn parse(s: &str) -> Self {
-        let mut v: Vec<String> = Vec::new();
-        for part in s.split(' ').filter(|p| !p.is_empty()) {
-            if !v.iter().any(|x| x == part) {
-                v.push(part.to_owned());
-            }
-        }
-        Self(v)
+        // A set for the duplicates: linear, so a huge scope string costs linear time.
+        let mut seen = std::collections::HashSet::new();
+        Self(
+            s.split(' ')
+                .filter(|p| !p.is_empty() && seen.insert(*p))
+                .map(str::to_owned)
+                .collect(),
+        )
     }
     pub fn from_vec(v: Vec<String>) -> Self {
         Self(v)

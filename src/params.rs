@@ -27,6 +27,16 @@ impl Params {
         Ok(found.filter(|v| !v.is_empty()))
     }
 
+    /// At most `count` parameters, each name and value at most `each` long, `total` in all.
+    pub fn is_bounded(&self, count: usize, each: usize, total: usize) -> bool {
+        self.0.len() <= count
+            && self
+                .0
+                .iter()
+                .all(|(k, v)| k.len() <= each && v.len() <= each)
+            && self.0.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>() <= total
+    }
+
     pub fn is_repeated(&self, name: &str) -> bool {
         self.0.iter().filter(|(k, _)| k == name).count() > 1
     }

@@ -5,8 +5,12 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::body::EitherBody;
 use actix_web::dev::Server;
-use actix_web::middleware::{from_fn, DefaultHeaders};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::middleware::{from_fn, DefaultHeaders, ErrorHandlerResponse, ErrorHandlers};
+use actix_web::ResponseError;
 use actix_web::{http::header, web, App, HttpResponse, HttpServer};
 
 use crate::clock::Clock;
@@ -207,6 +211,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
             headers = headers.add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"));
         }
         let mut app = App::new()
+            .wrap(ErrorHandlers::new().handler(StatusCode::PAYLOAD_TOO_LARGE, payload_too_large))
             .wrap(headers)
             .wrap(from_fn(crate::cors::middleware))
             .wrap(from_fn(metrics::track))
@@ -258,6 +263,24 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
     .shutdown_timeout(5)
     .run();
     Ok(server)
+}
+
+/// The OAuth endpoints answer errors as JSON (interface.md), oversized bodies included.
+fn payload_too_large<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    if !matches!(
+        res.request().path(),
+        "/token" | "/revoke" | "/introspect" | "/userinfo"
+    ) {
+        return Ok(ErrorHandlerResponse::Response(
+            res.map_body(|_, b| EitherBody::left(b)),
+        ));
+    }
+    let (req, _) = res.into_parts();
+    let json = crate::error::OAuthError::invalid_request("the request body is larger than 64 KiB")
+        .error_response();
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, json).map_into_right_body(),
+    ))
 }
 
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {

@@ -48,6 +48,10 @@ pub enum Rejection {
     },
 }
 
+const MAX_PARAMETERS: usize = 50;
+const MAX_VALUE_LEN: usize = 2048;
+const MAX_QUERY_LEN: usize = 8192;
+
 /// The checks, each citing its clause.
 pub mod checks {
     use super::*;
@@ -224,9 +228,20 @@ pub mod checks {
         target_audience(s, client, p.one("resource")?, p.one("audience")?)
     }
 
-    /// Bounded lengths for values we store and echo.
+    /// Bounded sizes for what we store (the whole query is kept for the rules) and echo,
+    /// so an unauthenticated request cannot park megabytes in a login transaction.
     pub fn lengths(p: &Params) -> Result<(), OAuthError> {
-        for (name, max) in [("state", 2048), ("nonce", 512), ("login_hint", 320)] {
+        if !p.is_bounded(MAX_PARAMETERS, MAX_VALUE_LEN, MAX_QUERY_LEN) {
+            return Err(OAuthError::invalid_request(format!(
+                "at most {MAX_PARAMETERS} parameters of at most {MAX_VALUE_LEN} characters, {MAX_QUERY_LEN} in all"
+            )));
+        }
+        for (name, max) in [
+            ("state", 2048),
+            ("nonce", 512),
+            ("login_hint", 320),
+            ("scope", 2048),
+        ] {
             if p.one(name)?.is_some_and(|v| v.len() > max) {
                 return Err(OAuthError::invalid_request(format!(
                     "{name} is longer than {max} characters"

@@ -190,6 +190,25 @@ async fn in_transaction(
     state.store.write(f).await?
 }
 
+/// RFC 8707 2.2: `resource` (or `audience`) at the token endpoint names an API the
+/// grant covers; these grants carry one audience, so it must be that one.
+fn requested_target(p: &Params) -> Result<Option<String>, OAuthError> {
+    match (p.one("resource")?, p.one("audience")?) {
+        (Some(r), Some(a)) if r != a => Err(OAuthError::invalid_request(
+            "resource and audience name different APIs",
+        )),
+        (Some(t), _) | (None, Some(t)) => Ok(Some(t.to_owned())),
+        (None, None) => Ok(None),
+    }
+}
+
+fn not_granted_target() -> OAuthError {
+    OAuthError::new(
+        ErrorCode::InvalidTarget,
+        "the requested resource was not granted",
+    )
+}
+
 /// RFC 6749 4.1.3 with RFC 7636 4.6.
 async fn authorization_code(state: &web::Data<AppState>, client: &Client, p: &Params) -> Outcome {
     let code = p
@@ -197,6 +216,7 @@ async fn authorization_code(state: &web::Data<AppState>, client: &Client, p: &Pa
         .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
     let redirect_uri = p.one("redirect_uri")?.map(str::to_owned);
     let verifier = p.one("code_verifier")?.map(str::to_owned);
+    let target = requested_target(p)?;
     if verifier.as_deref().is_some_and(|v| !valid_code_verifier(v)) {
         return Err(OAuthError::invalid_grant("code_verifier is malformed"));
     }
@@ -262,6 +282,12 @@ async fn authorization_code(state: &web::Data<AppState>, client: &Client, p: &Pa
         let Some(user) = store::users::get(tx, &g.user_id)? else {
             return Ok(Err(OAuthError::invalid_grant("the user no longer exists")));
         };
+        if target
+            .as_ref()
+            .is_some_and(|t| g.audience.as_ref() != Some(t))
+        {
+            return Ok(Err(not_granted_target()));
+        }
         let scope = Scopes::parse(&g.scope);
         let (access_extra, id_extra) = rule_claims(&g.claims);
         let grant = Grant {
@@ -319,6 +345,7 @@ async fn refresh_token(state: &web::Data<AppState>, client: &Client, p: &Params)
         .one("refresh_token")?
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
     let requested = p.one("scope")?.map(Scopes::parse);
+    let target = requested_target(p)?;
     let hash = token_hash(presented);
     let now = state.clock.now();
     let settings = state.settings.clone();
@@ -343,6 +370,9 @@ async fn refresh_token(state: &web::Data<AppState>, client: &Client, p: &Params)
         }
         if g.expires_at <= now {
             return Ok(Err(OAuthError::invalid_grant("the refresh token expired")));
+        }
+        if target.as_ref().is_some_and(|t| g.audience.as_ref() != Some(t)) {
+            return Ok(Err(not_granted_target()));
         }
         let original = Scopes::parse(&g.scope);
         let scope = match requested {

@@ -3,7 +3,7 @@
 use openidconnect::core::CoreProviderMetadata;
 use openidconnect::IssuerUrl;
 
-use crate::helpers::{spawn, spawn_app};
+use crate::helpers::{location, pkce, query_of, spawn, spawn_app};
 
 fn rp_http() -> reqwest::Client {
     reqwest::Client::builder()
@@ -283,4 +283,50 @@ async fn single_page_apps_get_cors_only_from_registered_origins() {
     );
     let jwks = app.get("/.well-known/jwks.json").await;
     assert_eq!(jwks.headers()["access-control-allow-origin"], "*");
+}
+
+#[tokio::test]
+async fn oversized_oauth_bodies_get_a_json_error_and_odd_methods_share_one_metric_label() {
+    let app = spawn_app().await;
+    let r = app
+        .http
+        .post(format!("{}/token", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("x=".repeat(40_000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
+
+    for i in 0..3 {
+        let m = reqwest::Method::from_bytes(format!("ZZ{i}").as_bytes()).unwrap();
+        app.http
+            .request(m, format!("{}/token", app.base))
+            .send()
+            .await
+            .unwrap();
+    }
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(!metrics.contains("ZZ0"));
+    assert!(metrics.contains("method=\"other\""));
+}
+
+#[tokio::test]
+async fn an_authorization_request_cannot_park_megabytes() {
+    let app = spawn_app().await;
+    let p = pkce();
+    let big = "x".repeat(3000);
+    let r = app
+        .authorize("customers-web", &p, &[("junk", big.as_str())])
+        .await;
+    assert_eq!(query_of(&location(&r))["error"], "invalid_request");
+    let many: Vec<(String, String)> = (0..60).map(|i| (format!("p{i}"), "v".to_owned())).collect();
+    let extra: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = app.authorize("customers-web", &p, &extra).await;
+    assert_eq!(query_of(&location(&r))["error"], "invalid_request");
 }

@@ -1325,3 +1325,44 @@ async fn a_hint_naming_another_user_does_not_skip_the_logout_question() {
         "the victim is still signed in"
     );
 }
+
+/// RFC 8707 2.2: a token request may only name the API the grant covers.
+#[tokio::test]
+async fn a_token_request_naming_another_api_is_invalid_target() {
+    let app = spawn_app().await;
+    let (code, f) = app.signup_code("customers-web", "aud@example.com").await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", "customers-web"),
+        ("code", code.as_str()),
+        ("redirect_uri", f.redirect_uri.as_str()),
+        ("code_verifier", f.verifier.as_str()),
+        ("resource", "https://other.example.com"),
+    ];
+    let r = app.post_form("/token", &form).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["error"],
+        "invalid_target"
+    );
+    let same = [&form[..5], &[("resource", "https://api.example.com")]].concat();
+    let r = app.post_form("/token", &same).await;
+    assert_eq!(r.status(), 200, "the granted API may be named");
+    let t: serde_json::Value = r.json().await.unwrap();
+    let refresh = t["refresh_token"].as_str().unwrap();
+    let r = app
+        .post_form(
+            "/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", "customers-web"),
+                ("refresh_token", refresh),
+                ("audience", "https://evil.example"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["error"],
+        "invalid_target"
+    );
+}
