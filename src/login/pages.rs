@@ -14,7 +14,7 @@ use crate::login::flow::{self, Completion, Parked, SessionChange};
 use crate::login::session;
 use crate::startup::AppState;
 use crate::store::throttle::Attempt;
-use crate::store::{self, audit, users::User, StoreError};
+use crate::store::{self, audit, users::User};
 
 /// No inline script or style anywhere; nothing may frame the pages.
 pub const CSP: &str = "default-src 'none'; style-src 'self' https:; img-src 'self' https: data:; \
@@ -316,29 +316,28 @@ pub async fn signup_page(state: web::Data<AppState>, q: web::Query<TxQuery>) -> 
 const TRUSTED_BROWSER_SECS: i64 = 30 * 86_400;
 
 /// The right to check one password, reserved before hashing (see store::throttle).
-enum Gate {
-    Go {
-        ip_reserved: bool,
-        locks: Option<i64>,
-    },
-    Refused,
+struct Reserved {
+    ip_reserved: bool,
+    /// This attempt locks the account unless it succeeds.
+    locks: Option<i64>,
 }
 
 /// Reserve the attempt for this address (unless the browser is trusted) and account.
+/// Refused: the page's status and message.
 async fn gate(
     state: &AppState,
     browser_hash: &str,
     ip: Option<IpAddr>,
     connection: &str,
     email: &str,
-) -> Result<Gate, StoreError> {
+) -> Result<Reserved, (u16, &'static str)> {
     let now = state.clock.now();
     let ip_reserved = if state.ip_limiter.is_trusted(browser_hash, now) {
         false
     } else if state.ip_limiter.reserve(ip, now) {
         true
     } else {
-        return Ok(Gate::Refused);
+        return Err((429, TOO_MANY));
     };
     let (window, max) = (
         state.settings.login.failure_window,
@@ -349,15 +348,19 @@ async fn gate(
         .store
         .write(move |tx| store::throttle::reserve(tx, &conn, &em, now, window, max))
         .await;
-    match attempt {
-        Ok(Attempt::Allowed { locks }) => Ok(Gate::Go { ip_reserved, locks }),
-        Ok(Attempt::Locked(_)) | Err(_) if ip_reserved => {
-            state.ip_limiter.release(ip);
-            attempt.map(|_| Gate::Refused)
+    let refused = match attempt {
+        Ok(Attempt::Allowed { locks }) => return Ok(Reserved { ip_reserved, locks }),
+        // The right password does not get through a lockout.
+        Ok(Attempt::Locked(_)) => (429, TOO_MANY),
+        Err(e) => {
+            tracing::error!(error = %e, "login throttle failed");
+            (500, OOPS)
         }
-        Ok(Attempt::Locked(_)) => Ok(Gate::Refused),
-        Err(e) => Err(e),
+    };
+    if ip_reserved {
+        state.ip_limiter.release(ip);
     }
+    Err(refused)
 }
 
 /// The password was right: the address is not charged, and this browser is trusted.
@@ -453,7 +456,7 @@ pub async fn login_submit(
     if password.expose().is_empty() || password.expose().len() > 1024 {
         return render_login(&page, 401, Some(WRONG_CREDENTIALS));
     }
-    let (ip_reserved, locks) = match gate(
+    let Reserved { ip_reserved, locks } = match gate(
         &state,
         &loaded.browser,
         ip,
@@ -462,13 +465,8 @@ pub async fn login_submit(
     )
     .await
     {
-        Ok(Gate::Go { ip_reserved, locks }) => (ip_reserved, locks),
-        // The right password does not get through a lockout.
-        Ok(Gate::Refused) => return render_login(&page, 429, Some(TOO_MANY)),
-        Err(e) => {
-            tracing::error!(error = %e, "login throttle failed");
-            return render_login(&page, 500, Some(OOPS));
-        }
+        Ok(r) => r,
+        Err((status, message)) => return render_login(&page, status, Some(message)),
     };
     let (cname, em) = (conn.name.to_string(), email.to_string());
     let user = match state
@@ -615,7 +613,7 @@ pub async fn signup_submit(
         // The e-mail is taken. If the password is the account's, this is the owner
         // signing in through the wrong form: log them in. Otherwise it is a password
         // guess: throttled and counted like a failed login, and we say as little as we can.
-        let (ip_reserved, locks) = match gate(
+        let Reserved { ip_reserved, locks } = match gate(
             &state,
             &loaded.browser,
             ip,
@@ -624,12 +622,8 @@ pub async fn signup_submit(
         )
         .await
         {
-            Ok(Gate::Go { ip_reserved, locks }) => (ip_reserved, locks),
-            Ok(Gate::Refused) => return render_signup(&page, 429, Some(TOO_MANY)),
-            Err(e) => {
-                tracing::error!(error = %e, "sign-up throttle failed");
-                return render_signup(&page, 500, Some(OOPS));
-            }
+            Ok(r) => r,
+            Err((status, message)) => return render_signup(&page, status, Some(message)),
         };
         let ok = match state
             .hasher
