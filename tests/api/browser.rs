@@ -22,22 +22,6 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 /// The longest any single page may take to show what we wait for (2 cores, tests in parallel).
 const PAGE_WAIT: Duration = Duration::from_secs(30);
 
-/// Copied from tests/api/playground.rs: roles follow from the door, both doors in the playground.
-const PLAYGROUND: &str = r#"
-[[rule]]
-name = "role-from-client"
-script = '''
-switch event.client.id {
-    "partners-web" => api.add_role("partner"),
-    "customers-web" => api.add_role("customer"),
-}
-'''
-
-[playground]
-enabled = true
-clients = ["partners-web", "customers-web"]
-"#;
-
 /// A chromedriver we started, in its own process group together with the Chromium it
 /// launches. Dropping it kills that group (the browser too, even after a panic) and
 /// removes the profile directory.

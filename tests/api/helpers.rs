@@ -113,6 +113,22 @@ audience = "https://api.example.com"
 {EXTRA}
 "##;
 
+/// Roles follow from the door, and both doors are in the playground.
+pub const PLAYGROUND: &str = r#"
+[[rule]]
+name = "role-from-client"
+script = '''
+switch event.client.id {
+    "partners-web" => api.add_role("partner"),
+    "customers-web" => api.add_role("customer"),
+}
+'''
+
+[playground]
+enabled = true
+clients = ["partners-web", "customers-web"]
+"#;
+
 pub const PASSWORD: &str = "a-long-unusual-passphrase";
 
 /// A browser: its own cookie jar, redirects not followed.

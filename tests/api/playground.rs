@@ -6,21 +6,6 @@ use portico_verify::Verifier;
 
 use crate::helpers::*;
 
-const PLAYGROUND: &str = r#"
-[[rule]]
-name = "role-from-client"
-script = '''
-switch event.client.id {
-    "partners-web" => api.add_role("partner"),
-    "customers-web" => api.add_role("customer"),
-}
-'''
-
-[playground]
-enabled = true
-clients = ["partners-web", "customers-web"]
-"#;
-
 /// The sample Orders API as an outside process would run it: its own server, trusting
 /// the issuer through discovery and JWKS over HTTP.
 async fn spawn_orders_api(issuer: &str) -> String {
