@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, Settings};
-use crate::domain::{valid_role, Email};
+use crate::domain::{valid_role, Email, PasswordPolicy};
 use crate::rules::{EventClient, EventConnection, EventRequest, EventUser, RuleEvent};
-use crate::startup::{open_store, Application};
+use crate::startup::{open_store, open_store_and_secrets, Application};
 use crate::store::{self, Store};
 use crate::{crypto, login, tokens};
 
@@ -22,6 +22,48 @@ use crate::{crypto, login, tokens};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Log format on stderr: text (default) or json (one object per line, for log
+    /// shippers); overrides `[log] format`.
+    #[arg(long, global = true, value_parser = ["text", "json"])]
+    pub log_format: Option<String>,
+}
+
+impl Cli {
+    /// The configuration file this command reads, if any.
+    pub fn config_path(&self) -> Option<&Path> {
+        let c = match &self.command {
+            Command::Serve(c) | Command::Check(c) => c,
+            Command::Keys { action } => match action {
+                KeysAction::Rotate(c) | KeysAction::List(c) => c,
+                KeysAction::Retire { config, .. } => config,
+            },
+            Command::Users { action } => match action {
+                UsersAction::Create { config, .. }
+                | UsersAction::List { config, .. }
+                | UsersAction::Delete { config, .. }
+                | UsersAction::SetRoles { config, .. } => config,
+            },
+            Command::Rules {
+                action: RulesAction::Test { config, .. },
+            } => config,
+            Command::Secret => return None,
+        };
+        Some(&c.config)
+    }
+
+    /// `--log-format`, else the configuration's `[log] format`, else text. Read before
+    /// the configuration is validated, so a broken file still logs in the chosen format.
+    pub fn log_format(&self) -> config::LogFormat {
+        let named = self.log_format.clone().or_else(|| {
+            let text = std::fs::read_to_string(self.config_path()?).ok()?;
+            let table: toml::Table = text.parse().ok()?;
+            table.get("log")?.get("format")?.as_str().map(str::to_owned)
+        });
+        match named.as_deref() {
+            Some("json") => config::LogFormat::Json,
+            _ => config::LogFormat::Text,
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -58,10 +100,22 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum KeysAction {
-    /// Make a new signing key active; older keys stay in JWKS until their tokens expire.
+    /// Publish a new signing key now; it signs after 7 minutes, and older keys stay in
+    /// JWKS until their tokens expire.
     Rotate(ConfigArg),
     /// List the stored keys.
     List(ConfigArg),
+    /// Withdraw a compromised key at once: gone from JWKS, its tokens refused here.
+    Retire {
+        /// The key id (kid) to withdraw.
+        #[arg(long)]
+        kid: String,
+        /// Confirm that the key goes now, not after its tokens expire.
+        #[arg(long, required = true)]
+        now: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -168,6 +222,12 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> Result<(), Failure> {
     match cli.command {
         Command::Serve(c) => {
             let settings = load(&c.config)?;
+            // Every connection is a descriptor: take the hard limit, not the soft 1024
+            // (review M5); `[server] max_connections` bounds what is used.
+            match rlimit::increase_nofile_limit(u64::MAX) {
+                Ok(n) => tracing::debug!(limit = n, "open-file limit"),
+                Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+            }
             actix_web::rt::System::new().block_on(async move {
                 let app = Application::build(settings.clone()).await?;
                 tracing::info!(issuer = %settings.issuer, port = app.port(), "Portico listening on {}", settings.listen);
@@ -186,39 +246,12 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> Result<(), Failure> {
                 s.apis.len(),
                 s.rules.names().count()
             )?;
-            Ok(())
-        }
-        Command::Keys { action } => {
-            let (c, rotate) = match action {
-                KeysAction::Rotate(c) => (c, true),
-                KeysAction::List(c) => (c, false),
-            };
-            let s = load(&c.config)?;
-            let store = open_store(&s)?;
-            let mut conn = store.conn()?;
-            let now = now();
-            tokens::ensure_active_key(&mut conn, s.tokens.signing_alg, now)?;
-            if rotate {
-                let k = tokens::rotate(&mut conn, s.tokens.signing_alg, now)?;
-                writeln!(
-                    out,
-                    "new active key {} ({}); older keys stay published until their tokens expire",
-                    k.kid, k.alg
-                )?;
-            }
-            for k in store::keys::all(&conn)? {
-                let status = match k.retired_at {
-                    None => "active".to_owned(),
-                    Some(t) => format!("retired at {t}"),
-                };
-                writeln!(
-                    out,
-                    "{}\t{}\tcreated {}\t{}",
-                    k.kid, k.alg, k.created_at, status
-                )?;
+            for w in &s.warnings {
+                writeln!(out, "  warning: {w}")?;
             }
             Ok(())
         }
+        Command::Keys { action } => keys(action, out),
         Command::Users { action } => users(action, out),
         Command::Secret => {
             let secret = crypto::random_token();
@@ -308,6 +341,79 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> Result<(), Failure> {
     }
 }
 
+/// Unix seconds as RFC 3339 (UTC).
+fn rfc3339(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| t.to_string())
+}
+
+fn keys(action: KeysAction, out: &mut dyn std::io::Write) -> Result<(), Failure> {
+    let (c, op) = match action {
+        KeysAction::Rotate(c) => (c, Some(None)),
+        KeysAction::List(c) => (c, None),
+        KeysAction::Retire { kid, config, .. } => (config, Some(Some(kid))),
+    };
+    let s = load(&c.config)?;
+    let (store, secrets) = open_store_and_secrets(&s)?;
+    let mut conn = store.conn()?;
+    let now = now();
+    let alg = s.tokens.signing_alg;
+    tokens::ensure_active_key(&mut conn, alg, now, &secrets)?;
+    match op {
+        Some(None) => {
+            let k = tokens::rotate(&mut conn, alg, now, &secrets)?;
+            writeln!(
+                out,
+                "new key {} ({}) published now, signs from {}; older keys stay published until their tokens expire",
+                k.kid,
+                k.alg,
+                rfc3339(k.activates_at)
+            )?;
+        }
+        Some(Some(kid)) => {
+            let replacement = tokens::withdraw(&mut conn, &kid, alg, now, &secrets)?;
+            writeln!(
+                out,
+                "withdrew key {kid}: gone from JWKS within a minute, its tokens refused"
+            )?;
+            if let Some(k) = replacement {
+                writeln!(out, "new key {} ({}) signs now", k.kid, k.alg)?;
+            }
+        }
+        None => {}
+    }
+    let all = store::keys::all(&conn)?;
+    let signing = tokens::signing_key(&all, now).map(|k| k.kid.clone());
+    for k in &all {
+        let status = if let Some(t) = k.withdrawn_at {
+            format!("withdrawn {}", rfc3339(t))
+        } else if signing.as_deref() == Some(k.kid.as_str()) {
+            "active".to_owned()
+        } else if k.activates_at > now {
+            format!("next, signs from {}", rfc3339(k.activates_at))
+        } else {
+            match k.retired_at {
+                Some(t) => format!("retired {}", rfc3339(t)),
+                None => "retired".to_owned(),
+            }
+        };
+        writeln!(
+            out,
+            "{}\t{}\tcreated {}\t{}",
+            k.kid,
+            k.alg,
+            rfc3339(k.created_at),
+            status
+        )?;
+    }
+    Ok(())
+}
+
 fn users(action: UsersAction, out: &mut dyn std::io::Write) -> Result<(), Failure> {
     let now = now();
     match action {
@@ -331,18 +437,15 @@ fn users(action: UsersAction, out: &mut dyn std::io::Write) -> Result<(), Failur
                     "give the password with --password-stdin (never on the command line)".into(),
                 ));
             };
-            if let Some(problem) = login::pages::password_problem(
-                &password,
-                email.as_str(),
-                conn_cfg.password_min_length,
-            ) {
-                return Err(Failure(problem));
+            PasswordPolicy {
+                min_length: conn_cfg.password_min_length,
             }
+            .check(&password, &email)?;
             let hash = login::password::hash_now(&password)?;
             let store: Store = open_store(&s)?;
             let mut c = store.conn()?;
             let created = store::write_tx(&mut c, |tx| {
-                let u = store::users::create(tx, &connection, email.as_str(), &hash, &roles, now)?;
+                let u = store::users::create(tx, &connection, &email, &hash, &roles, now)?;
                 if let Ok(u) = &u {
                     store::audit::record(
                         tx,

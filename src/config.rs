@@ -99,6 +99,43 @@ pub struct LoginSettings {
     pub max_failures_per_ip: u32,
     /// Reverse proxies whose X-Forwarded-For is believed (exact addresses).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Sign-ups per address within `signup_window`, and per minute overall.
+    pub max_signups_per_ip: u32,
+    pub signup_window: i64,
+    pub max_signups_per_minute: u32,
+    /// Live login transactions: per browser, per address, in all (oldest evicted).
+    pub max_transactions_per_browser: usize,
+    pub max_transactions_per_ip: usize,
+    pub max_transactions: usize,
+    /// Failed client authentications per client and address within 5 minutes.
+    pub max_client_auth_failures: u32,
+}
+
+/// Limits of the HTTP server itself (slow clients, descriptors).
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Open connections, in all (split across the workers).
+    pub max_connections: usize,
+    /// The whole request head must arrive within this time.
+    pub header_timeout_secs: u64,
+    /// The whole request body must arrive within this time (slow-POST defence).
+    pub body_timeout_secs: u64,
+}
+
+/// Who may read `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsSettings {
+    /// SHA-256 of a bearer token required at /metrics.
+    pub bearer_token_sha256: Option<SecretDigest>,
+    /// Serve /metrics on this address instead of the main listener.
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone)]
@@ -177,6 +214,8 @@ pub struct Client {
     pub audience: Option<String>,
     pub branding: Branding,
     pub secret: Option<SecretDigest>,
+    /// The APIs (audiences) this client may get tokens for (RFC 8707 2).
+    pub apis: Vec<String>,
 }
 
 impl Client {
@@ -214,6 +253,14 @@ pub struct Settings {
     pub clients: Vec<Client>,
     pub rules: RuleSet,
     pub playground: Playground,
+    pub secrets: crate::secrets::SecretSource,
+    pub server: ServerSettings,
+    pub metrics: MetricsSettings,
+    /// Audit events older than this many seconds are purged.
+    pub audit_retention: i64,
+    pub log_format: LogFormat,
+    /// Non-fatal findings of `check` (risky but valid settings).
+    pub warnings: Vec<Problem>,
 }
 
 impl Settings {
@@ -248,9 +295,14 @@ impl Settings {
         }
         v
     }
-    /// Drop unknown scopes (interface.md: "Unknown scopes are dropped").
-    pub fn granted_scopes(&self, requested: &Scopes) -> Scopes {
-        requested.retain(|s| self.known_scope(s))
+    /// Drop unknown scopes (interface.md: "Unknown scopes are dropped") and the scopes of
+    /// every API but the token's audience: a token for one API never carries another's.
+    pub fn granted_scopes(&self, requested: &Scopes, audience: Option<&str>) -> Scopes {
+        let api = audience.and_then(|a| self.api(a));
+        requested.retain(|s| {
+            matches!(s, "openid" | "profile" | "email" | "offline_access")
+                || api.is_some_and(|a| a.scopes.iter().any(|x| x == s))
+        })
     }
 }
 
@@ -279,6 +331,48 @@ struct RawLogin {
     max_failures_per_ip: Option<u32>,
     #[serde(default)]
     trusted_proxies: Vec<String>,
+    max_signups_per_ip: Option<u32>,
+    signup_window_secs: Option<i64>,
+    max_signups_per_minute: Option<u32>,
+    max_transactions_per_browser: Option<usize>,
+    max_transactions_per_ip: Option<usize>,
+    max_transactions: Option<usize>,
+    max_client_auth_failures: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSecrets {
+    key_file: Option<String>,
+    #[serde(default)]
+    previous_key_files: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    max_connections: Option<usize>,
+    header_timeout_secs: Option<u64>,
+    body_timeout_secs: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    bearer_token_sha256: Option<String>,
+    listen: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    retention_days: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    format: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -326,6 +420,7 @@ struct RawClient {
     branding: Option<RawBranding>,
     client_secret: Option<String>,
     client_secret_sha256: Option<String>,
+    apis: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -362,7 +457,21 @@ const TOP_KEYS: &[&str] = &[
     "rule",
     "playground",
     "store",
+    "secrets",
+    "server",
+    "metrics",
+    "audit",
+    "log",
 ];
+const SECRETS_KEYS: &[&str] = &["key_file", "previous_key_files"];
+const SERVER_KEYS: &[&str] = &[
+    "max_connections",
+    "header_timeout_secs",
+    "body_timeout_secs",
+];
+const METRICS_KEYS: &[&str] = &["bearer_token_sha256", "listen"];
+const AUDIT_KEYS: &[&str] = &["retention_days"];
+const LOG_KEYS: &[&str] = &["format"];
 /// Ceiling for every lifetime: keeps `now + ttl` far from overflow.
 const MAX_TTL: i64 = 10 * 365 * 86_400;
 
@@ -383,6 +492,13 @@ const LOGIN_KEYS: &[&str] = &[
     "failure_window_secs",
     "max_failures_per_ip",
     "trusted_proxies",
+    "max_signups_per_ip",
+    "signup_window_secs",
+    "max_signups_per_minute",
+    "max_transactions_per_browser",
+    "max_transactions_per_ip",
+    "max_transactions",
+    "max_client_auth_failures",
 ];
 const CONNECTION_KEYS: &[&str] = &["name", "signup", "password_min_length"];
 const API_KEYS: &[&str] = &["audience", "name", "scopes"];
@@ -398,6 +514,7 @@ const CLIENT_KEYS: &[&str] = &[
     "branding",
     "client_secret",
     "client_secret_sha256",
+    "apis",
 ];
 const BRANDING_KEYS: &[&str] = &[
     "title",
@@ -748,12 +865,21 @@ fn validate(c: &mut Checker, root: &mut toml::Table, config_dir: &Path) -> Optio
                     None
                 }
             })
+            .map(crate::login::throttle::normalise)
             .collect(),
+        max_signups_per_ip: raw_login.max_signups_per_ip.unwrap_or(20).max(1),
+        signup_window: raw_login.signup_window_secs.unwrap_or(3600),
+        max_signups_per_minute: raw_login.max_signups_per_minute.unwrap_or(300).max(1),
+        max_transactions_per_browser: raw_login.max_transactions_per_browser.unwrap_or(10).max(1),
+        max_transactions_per_ip: raw_login.max_transactions_per_ip.unwrap_or(500).max(1),
+        max_transactions: raw_login.max_transactions.unwrap_or(100_000).max(1),
+        max_client_auth_failures: raw_login.max_client_auth_failures.unwrap_or(20).max(1),
     };
     for (key, v) in [
         ("session_ttl_secs", login.session_ttl),
         ("transaction_ttl_secs", login.transaction_ttl),
         ("failure_window_secs", login.failure_window),
+        ("signup_window_secs", login.signup_window),
     ] {
         if v <= 0 || v > MAX_TTL {
             c.add(
@@ -908,11 +1034,9 @@ fn validate(c: &mut Checker, root: &mut toml::Table, config_dir: &Path) -> Optio
                 }
             })
             .collect(),
-        None => clients
-            .iter()
-            .filter(|x| x.is_public() && x.allows(GrantType::AuthorizationCode))
-            .map(|x| x.client_id.clone())
-            .collect(),
+        // Never every public client by default: the playground's redirect URI is added
+        // only to the clients named here, and `check` lists them.
+        None => Vec::new(),
     };
     let playground = Playground {
         enabled: raw_pg.enabled,
@@ -920,6 +1044,9 @@ fn validate(c: &mut Checker, root: &mut toml::Table, config_dir: &Path) -> Optio
     };
 
     let issuer = issuer?;
+    let data_dir = data_dir?;
+    let extras = validate_extras(c, root, config_dir, &data_dir);
+    let warnings = warnings(&issuer, &clients, &playground, &extras.metrics);
     // The playground is a relying party of this issuer: its callback is registered for
     // the clients it uses, visibly, instead of asking every deployment to list it.
     if playground.enabled {
@@ -940,7 +1067,7 @@ fn validate(c: &mut Checker, root: &mut toml::Table, config_dir: &Path) -> Optio
     Some(Settings {
         issuer,
         listen: listen?,
-        data_dir: data_dir?,
+        data_dir,
         durability,
         tokens,
         login,
@@ -949,7 +1076,191 @@ fn validate(c: &mut Checker, root: &mut toml::Table, config_dir: &Path) -> Optio
         clients,
         rules: RuleSet::new(compiled),
         playground,
+        secrets: extras.secrets,
+        server: extras.server,
+        metrics: extras.metrics,
+        audit_retention: extras.audit_retention,
+        log_format: extras.log_format,
+        warnings,
     })
+}
+
+/// The sections of round 2's security work: secrets, server limits, metrics, audit, log.
+struct Extras {
+    secrets: crate::secrets::SecretSource,
+    server: ServerSettings,
+    metrics: MetricsSettings,
+    audit_retention: i64,
+    log_format: LogFormat,
+}
+
+fn validate_extras(
+    c: &mut Checker,
+    root: &mut toml::Table,
+    config_dir: &Path,
+    data_dir: &Path,
+) -> Extras {
+    let resolve = |p: &str| {
+        let p = PathBuf::from(p);
+        if p.is_relative() {
+            config_dir.join(p)
+        } else {
+            p
+        }
+    };
+    let raw: RawSecrets = c.section(root, "secrets", SECRETS_KEYS);
+    let secrets = crate::secrets::SecretSource {
+        key_file: raw.key_file.as_deref().map(resolve),
+        previous_key_files: raw.previous_key_files.iter().map(|p| resolve(p)).collect(),
+        data_dir: data_dir.to_owned(),
+    };
+
+    let raw: RawServer = c.section(root, "server", SERVER_KEYS);
+    let server = ServerSettings {
+        max_connections: raw.max_connections.unwrap_or(10_000),
+        header_timeout_secs: raw.header_timeout_secs.unwrap_or(5),
+        body_timeout_secs: raw.body_timeout_secs.unwrap_or(10),
+    };
+    if !(16..=1_000_000).contains(&server.max_connections) {
+        c.add("server", "max_connections must be between 16 and 1000000");
+    }
+    for (key, v) in [
+        ("header_timeout_secs", server.header_timeout_secs),
+        ("body_timeout_secs", server.body_timeout_secs),
+    ] {
+        if !(1..=300).contains(&v) {
+            c.add("server", format!("{key} must be between 1 and 300 seconds"));
+        }
+    }
+
+    let raw: RawMetrics = c.section(root, "metrics", METRICS_KEYS);
+    let bearer_token_sha256 = raw.bearer_token_sha256.as_deref().and_then(|h| {
+        let d = hex32(&h.to_ascii_lowercase()).map(SecretDigest);
+        if d.is_none() {
+            c.add(
+                "metrics",
+                "bearer_token_sha256 must be 64 hexadecimal characters",
+            );
+        }
+        d
+    });
+    if let Some(l) = &raw.listen {
+        if l.parse::<std::net::SocketAddr>().is_err() {
+            c.add(
+                "metrics",
+                format!("listen \"{l}\" must be an address like 127.0.0.1:9090"),
+            );
+        }
+    }
+    let metrics = MetricsSettings {
+        bearer_token_sha256,
+        listen: raw.listen,
+    };
+
+    let raw: RawAudit = c.section(root, "audit", AUDIT_KEYS);
+    let days = raw.retention_days.unwrap_or(90);
+    if !(1..=3650).contains(&days) {
+        c.add("audit", "retention_days must be between 1 and 3650");
+    }
+
+    let raw: RawLog = c.section(root, "log", LOG_KEYS);
+    let log_format = match raw.format.as_deref() {
+        None | Some("text") => LogFormat::Text,
+        Some("json") => LogFormat::Json,
+        Some(other) => {
+            c.add(
+                "log",
+                format!("format \"{other}\" must be \"text\" or \"json\""),
+            );
+            LogFormat::Text
+        }
+    };
+    Extras {
+        secrets,
+        server,
+        metrics,
+        audit_retention: days.clamp(1, 3650) * 86_400,
+        log_format,
+    }
+}
+
+fn is_loopback_host(url: &str) -> bool {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .is_some_and(|h| {
+            h == "localhost"
+                || h.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        })
+}
+
+/// Valid but risky: `check` prints these, `serve` logs them.
+fn warnings(
+    issuer: &Issuer,
+    clients: &[Client],
+    playground: &Playground,
+    metrics: &MetricsSettings,
+) -> Vec<Problem> {
+    let mut w = Vec::new();
+    let mut add = |entry: &str, message: String| {
+        w.push(Problem {
+            entry: entry.to_owned(),
+            message,
+        })
+    };
+    let loopback = is_loopback_host(issuer.as_str());
+    if !issuer.is_https() && !loopback {
+        add(
+            "issuer",
+            format!("\"{issuer}\" is http on a non-loopback host: cookies are not Secure and tokens travel in clear; use https"),
+        );
+    }
+    if !loopback && metrics.bearer_token_sha256.is_none() && metrics.listen.is_none() {
+        add(
+            "metrics",
+            "/metrics is open to anyone who can reach the issuer; set [metrics] bearer_token_sha256 or listen".into(),
+        );
+    }
+    if playground.enabled {
+        let ids: Vec<&str> = playground.clients.iter().map(ClientId::as_str).collect();
+        add(
+            "playground",
+            format!(
+                "enabled: {} and {} are registered for {}",
+                issuer.join(Playground::CALLBACK_PATH),
+                issuer.join(Playground::HOME_PATH),
+                if ids.is_empty() {
+                    "no client".to_owned()
+                } else {
+                    ids.join(", ")
+                }
+            ),
+        );
+        if !loopback {
+            add(
+                "playground",
+                "the demo relying party is on at a non-loopback issuer".into(),
+            );
+        }
+    }
+    for c in clients {
+        for r in c
+            .redirect_uris
+            .iter()
+            .filter(|r| r.as_str().starts_with("http://"))
+        {
+            if !is_loopback_host(r.as_str()) {
+                add(
+                    &format!("client \"{}\"", c.client_id),
+                    format!("redirect URI \"{r}\" is http on a non-loopback host: codes travel in clear"),
+                );
+            }
+        }
+    }
+    w
 }
 
 fn validate_client(
@@ -1051,6 +1362,35 @@ fn validate_client(
             );
         }
     }
+    // RFC 8707 2: the APIs this client may ask for; by default only its own audience.
+    let client_apis = match rc.apis {
+        Some(list) => {
+            for a in &list {
+                if !apis.iter().any(|x| &x.audience == a) {
+                    let hint = closest(
+                        a,
+                        &apis.iter().map(|x| x.audience.as_str()).collect::<Vec<_>>(),
+                    )
+                    .map(|s| format!(" (did you mean \"{s}\"?)"))
+                    .unwrap_or_default();
+                    c.add(
+                        label,
+                        format!("apis: \"{a}\" is not defined by any [[api]]{hint}"),
+                    );
+                }
+            }
+            if let Some(aud) = &rc.audience {
+                if !list.contains(aud) {
+                    c.add(
+                        label,
+                        format!("apis must include the client's audience \"{aud}\""),
+                    );
+                }
+            }
+            list
+        }
+        None => rc.audience.iter().cloned().collect(),
+    };
 
     let secret = match (client_type, rc.client_secret, rc.client_secret_sha256) {
         (ClientType::Public, None, None) => None,
@@ -1128,5 +1468,6 @@ fn validate_client(
         audience: rc.audience,
         branding,
         secret,
+        apis: client_apis,
     })
 }

@@ -28,6 +28,9 @@ pub enum ErrorCode {
     ServerError,
     TemporarilyUnavailable,
     SlowDown,
+    /// Too many failures from this address: HTTP 429 (RFC 6585) with Retry-After; the
+    /// code clients see is `temporarily_unavailable`.
+    TooManyRequests,
 }
 
 impl ErrorCode {
@@ -49,7 +52,7 @@ impl ErrorCode {
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::ServerError => "server_error",
-            Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::TemporarilyUnavailable | Self::TooManyRequests => "temporarily_unavailable",
             Self::SlowDown => "slow_down",
         }
     }
@@ -121,6 +124,7 @@ impl ResponseError for OAuthError {
             ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
             ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -132,8 +136,14 @@ impl ResponseError for OAuthError {
         if let Some(c) = &self.challenge {
             res.insert_header((header::WWW_AUTHENTICATE, c.as_str()));
         }
-        if self.code == ErrorCode::TemporarilyUnavailable {
-            res.insert_header((header::RETRY_AFTER, "1"));
+        match self.code {
+            ErrorCode::TemporarilyUnavailable => {
+                res.insert_header((header::RETRY_AFTER, "1"));
+            }
+            ErrorCode::TooManyRequests => {
+                res.insert_header((header::RETRY_AFTER, "60"));
+            }
+            _ => {}
         }
         res.json(serde_json::json!({
             "error": self.code.as_str(),

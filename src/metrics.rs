@@ -4,8 +4,12 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
 use actix_web::middleware::Next;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::crypto::{ct_eq, sha256};
+use crate::startup::{AppState, StartError};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
@@ -100,8 +104,53 @@ pub async fn track(
     Ok(res)
 }
 
-pub async fn endpoint(metrics: web::Data<Metrics>) -> HttpResponse {
+/// `/metrics`, behind `[metrics] bearer_token_sha256` when it is set (review I1: the
+/// failure rates it shows help an attacker tune a spray).
+pub async fn endpoint(
+    req: HttpRequest,
+    metrics: web::Data<Metrics>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    if let Some(digest) = &state.settings.metrics.bearer_token_sha256 {
+        let presented = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim());
+        let ok = presented.is_some_and(|t| ct_eq(&sha256(t.as_bytes()), &digest.0));
+        if !ok {
+            return HttpResponse::Unauthorized()
+                .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\""))
+                .content_type("text/plain")
+                .body("a bearer token is required");
+        }
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(metrics.render())
+}
+
+/// `/metrics` alone on another address (an internal network, a sidecar's loopback).
+pub fn serve_separately(
+    addr: &str,
+    metrics: web::Data<Metrics>,
+    state: web::Data<AppState>,
+) -> Result<actix_web::dev::Server, StartError> {
+    let bind = |source| StartError::Bind {
+        addr: addr.to_owned(),
+        source,
+    };
+    Ok(actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(metrics.clone())
+            .app_data(state.clone())
+            .route("/metrics", web::get().to(endpoint))
+    })
+    .workers(1)
+    .bind(addr)
+    .map_err(bind)?
+    .shutdown_timeout(1)
+    .run())
 }

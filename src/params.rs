@@ -3,12 +3,42 @@
 
 use crate::error::OAuthError;
 
-#[derive(Debug, Clone, Default)]
+/// A form or query that is not UTF-8 once decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the request is not valid UTF-8 once percent-decoded")]
+pub struct NotUtf8;
+
+impl From<NotUtf8> for OAuthError {
+    fn from(e: NotUtf8) -> Self {
+        OAuthError::invalid_request(e.to_string())
+    }
+}
+
+fn decode(raw: &[u8]) -> Result<String, NotUtf8> {
+    let plus: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    String::from_utf8(percent_encoding::percent_decode(&plus).collect()).map_err(|_| NotUtf8)
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Params(Vec<(String, String)>);
 
 impl Params {
-    pub fn parse(encoded: &[u8]) -> Self {
-        Self(url::form_urlencoded::parse(encoded).into_owned().collect())
+    /// Decode `application/x-www-form-urlencoded` strictly: a name or value that is not
+    /// UTF-8 once percent-decoded is an error, never silently replaced by U+FFFD (which
+    /// would store, say, an e-mail address nobody typed).
+    pub fn parse(encoded: &[u8]) -> Result<Self, NotUtf8> {
+        let mut out = Vec::new();
+        for pair in encoded.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+            let (k, v) = match pair.iter().position(|b| *b == b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, &[][..]),
+            };
+            out.push((decode(k)?, decode(v)?));
+        }
+        Ok(Self(out))
     }
 
     /// The single value of `name`; a repeated parameter is an error, an empty one absent.
@@ -53,10 +83,20 @@ mod tests {
 
     #[test]
     fn repeated_parameters_are_refused() {
-        let p = Params::parse(b"a=1&b=2&a=3");
+        let p = Params::parse(b"a=1&b=2&a=3").unwrap();
         assert!(p.one("a").is_err());
         assert_eq!(p.one("b").unwrap(), Some("2"));
         assert_eq!(p.one("c").unwrap(), None);
         assert_eq!(p.last_wins()["a"], "3");
+    }
+
+    #[test]
+    fn decoding_is_strict_about_utf8() {
+        let p = Params::parse(b"email=ann%40x.io&name=J%C3%BCrgen+M&flag").unwrap();
+        assert_eq!(p.one("email").unwrap(), Some("ann@x.io"));
+        assert_eq!(p.one("name").unwrap(), Some("J\u{fc}rgen M"));
+        assert_eq!(p.one("flag").unwrap(), None);
+        assert_eq!(Params::parse(b"email=%FF@x.io"), Err(NotUtf8));
+        assert_eq!(Params::parse(b"%C0=1"), Err(NotUtf8));
     }
 }

@@ -29,6 +29,22 @@ struct Pending {
     nonce: String,
     verifier: String,
     client_id: String,
+    created_at: i64,
+}
+
+/// Insert into a bounded map: when full, the oldest entry makes room (never a wholesale
+/// clear, which would break every login in flight).
+fn bounded_insert<V>(map: &mut HashMap<String, V>, key: String, value: V, age: fn(&V) -> i64) {
+    if map.len() >= MAX_SESSIONS {
+        if let Some(oldest) = map
+            .iter()
+            .min_by_key(|(_, v)| age(v))
+            .map(|(k, _)| k.clone())
+        {
+            map.remove(&oldest);
+        }
+    }
+    map.insert(key, value);
 }
 
 /// A signed-in playground visitor: tokens and their decoded claims.
@@ -43,11 +59,20 @@ struct Visit {
     expires_at: i64,
 }
 
+/// A failed login, shown once on the playground page of the browser it happened in.
+struct Failure {
+    message: String,
+    at: i64,
+}
+
 /// The relying party's own state, shared by all workers.
 pub struct Playground {
     http: reqwest::Client,
     pending: Mutex<HashMap<String, Pending>>,
     visits: Mutex<HashMap<String, Visit>>,
+    /// Keyed by the browser's relying-party cookie: the page never shows text from its
+    /// URL, so a link cannot put words on the issuer's origin (review L7).
+    failures: Mutex<HashMap<String, Failure>>,
 }
 
 impl Default for Playground {
@@ -66,6 +91,7 @@ impl Playground {
                 .unwrap_or_default(),
             pending: Mutex::new(HashMap::new()),
             visits: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -136,17 +162,10 @@ fn doors(s: &Settings) -> Vec<Door> {
         .collect()
 }
 
-#[derive(Deserialize)]
-pub struct HomeQuery {
-    error: Option<String>,
-    error_description: Option<String>,
-}
-
 async fn home(
     req: HttpRequest,
     state: web::Data<AppState>,
     pg: web::Data<Playground>,
-    q: web::Query<HomeQuery>,
 ) -> HttpResponse {
     let s = &state.settings;
     let now = state.clock.now();
@@ -159,10 +178,9 @@ async fn home(
         Some(v) => Some(describe(&state, &pg, v).await),
         None => None,
     };
-    let error = q.error.as_ref().map(|e| match &q.error_description {
-        Some(d) => format!("{e}: {d}"),
-        None => e.clone(),
-    });
+    let error = session::read(&req, RP_COOKIE)
+        .and_then(|k| lock(&pg.failures).remove(&k))
+        .map(|f| f.message);
     html(
         200,
         Page {
@@ -237,6 +255,7 @@ async fn start(
         nonce: random_token(),
         verifier: random_token(),
         client_id: q.client.clone(),
+        created_at: state.clock.now(),
     };
     let challenge = b64url(&sha256(pending.verifier.as_bytes()));
     let mut params = vec![
@@ -257,13 +276,9 @@ async fn start(
     }
     let location = redirect_with(&s.issuer.join("/authorize"), &params);
     let key = random_token();
-    {
-        let mut p = lock(&pg.pending);
-        if p.len() > MAX_SESSIONS {
-            p.clear();
-        }
-        p.insert(key.clone(), pending);
-    }
+    bounded_insert(&mut lock(&pg.pending), key.clone(), pending, |p| {
+        p.created_at
+    });
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
         .cookie(session::cookie(
@@ -284,49 +299,75 @@ pub struct CallbackQuery {
     error_description: Option<String>,
 }
 
-fn back_home(error: Option<(&str, &str)>) -> HttpResponse {
-    let location = match error {
-        Some((e, d)) => redirect_with(
-            PlaygroundSettings::HOME_PATH,
-            &[("error", e), ("error_description", d)],
-        ),
-        None => PlaygroundSettings::HOME_PATH.to_owned(),
-    };
+fn home_redirect() -> HttpResponse {
     HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
+        .insert_header((header::LOCATION, PlaygroundSettings::HOME_PATH))
         .finish()
 }
 
 /// The redirect_uri: check state and iss (RFC 9207), redeem the code with the verifier,
-/// check the ID token's nonce, then return the visitor to the playground.
+/// check the ID token's nonce, then return the visitor to the playground. A failure is
+/// kept for this browser's next page view, not put in a URL.
 async fn callback(
     req: HttpRequest,
     state: web::Data<AppState>,
     pg: web::Data<Playground>,
     q: web::Query<CallbackQuery>,
 ) -> HttpResponse {
-    let s = &state.settings;
     let Some(key) = session::read(&req, RP_COOKIE) else {
-        return back_home(Some(("playground", "no login in progress in this browser")));
+        return home_redirect();
     };
-    let Some(pending) = lock(&pg.pending).remove(&key) else {
-        return back_home(Some(("playground", "this login was already completed")));
+    match sign_in(&state, &pg, &key, &q).await {
+        Ok(visit) => {
+            let https = state.settings.issuer.is_https();
+            let sid = random_token();
+            bounded_insert(&mut lock(&pg.visits), sid.clone(), visit, |v| v.expires_at);
+            HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, PlaygroundSettings::HOME_PATH))
+                .cookie(session::cookie(SESSION_COOKIE.into(), sid, None, https))
+                .finish()
+        }
+        Err(message) => {
+            let at = state.clock.now();
+            bounded_insert(&mut lock(&pg.failures), key, Failure { message, at }, |f| {
+                f.at
+            });
+            home_redirect()
+        }
+    }
+}
+
+/// The relying party's work in the callback; `Err` is the sentence to show.
+async fn sign_in(
+    state: &AppState,
+    pg: &Playground,
+    key: &str,
+    q: &CallbackQuery,
+) -> Result<Visit, String> {
+    let s = &state.settings;
+    let fail = |m: &str| Err(format!("playground: {m}"));
+    let Some(pending) = lock(&pg.pending).remove(key) else {
+        return fail("this login was already completed");
     };
     if !q
         .state
         .as_deref()
         .is_some_and(|st| ct_eq(st.as_bytes(), pending.state.as_bytes()))
     {
-        return back_home(Some(("playground", "state mismatch")));
+        return fail("state mismatch");
     }
     if q.iss.as_deref() != Some(s.issuer.as_str()) {
-        return back_home(Some(("playground", "iss mismatch (RFC 9207)")));
+        return fail("iss mismatch (RFC 9207)");
     }
     if let Some(e) = &q.error {
-        return back_home(Some((e, q.error_description.as_deref().unwrap_or(""))));
+        // From the issuer, to this browser, after the state matched: its own data.
+        return Err(format!(
+            "{e}: {}",
+            q.error_description.as_deref().unwrap_or("")
+        ));
     }
     let Some(code) = &q.code else {
-        return back_home(Some(("playground", "no code")));
+        return fail("no code");
     };
     let callback = s.issuer.join(PlaygroundSettings::CALLBACK_PATH);
     let form = [
@@ -344,23 +385,26 @@ async fn callback(
         .await
     {
         Ok(r) => r,
-        Err(e) => return back_home(Some(("playground", &format!("token request failed: {e}")))),
+        Err(e) => return fail(&format!("token request failed: {e}")),
     };
     let ok = resp.status().is_success();
     let body: Value = resp.json().await.unwrap_or(Value::Null);
     if !ok {
         let e = body["error"].as_str().unwrap_or("token_error");
-        return back_home(Some((e, body["error_description"].as_str().unwrap_or(""))));
+        return Err(format!(
+            "{e}: {}",
+            body["error_description"].as_str().unwrap_or("")
+        ));
     }
     let (Some(access), Some(id_token)) = (body["access_token"].as_str(), body["id_token"].as_str())
     else {
-        return back_home(Some(("playground", "the token response lacks tokens")));
+        return fail("the token response lacks tokens");
     };
     let now = state.clock.now();
     let ring = state.keys.current();
     let id_claims = match ring.verify_id_token(id_token, s.issuer.as_str()) {
         Ok(c) => c,
-        Err(e) => return back_home(Some(("playground", &format!("ID token refused: {e}")))),
+        Err(e) => return fail(&format!("ID token refused: {e}")),
     };
     let nonce_ok = id_claims
         .get("nonce")
@@ -372,16 +416,13 @@ async fn callback(
         .and_then(Value::as_i64)
         .is_some_and(|e| e > now);
     if !nonce_ok || !aud_ok || !fresh {
-        return back_home(Some((
-            "playground",
-            "ID token nonce, audience or expiry is wrong",
-        )));
+        return fail("ID token nonce, audience or expiry is wrong");
     }
     let access_claims = ring
         .verify_access_token(access, s.issuer.as_str(), now)
         .map(|c| Value::Object((*c).clone()))
         .unwrap_or(Value::Null);
-    let visit = Visit {
+    Ok(Visit {
         client_id: pending.client_id,
         email: id_claims
             .get("email")
@@ -393,25 +434,7 @@ async fn callback(
         id_claims: Value::Object(id_claims),
         access_claims,
         expires_at: now + s.tokens.access_token_ttl,
-    };
-    let sid = random_token();
-    {
-        let mut v = lock(&pg.visits);
-        if v.len() > MAX_SESSIONS {
-            v.clear();
-        }
-        v.insert(sid.clone(), visit);
-    }
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, PlaygroundSettings::HOME_PATH))
-        .cookie(session::removal(RP_COOKIE.into(), s.issuer.is_https()))
-        .cookie(session::cookie(
-            SESSION_COOKIE.into(),
-            sid,
-            None,
-            s.issuer.is_https(),
-        ))
-        .finish()
+    })
 }
 
 /// Forget the visit here, then RP-initiated logout at the issuer, back to the playground.

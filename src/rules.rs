@@ -53,8 +53,18 @@ fn engine() -> Engine {
         .set_max_variables(256)
         .set_max_functions(64);
     e.disable_symbol("eval");
-    e.on_print(|s| tracing::info!(target: "portico::rules", "{s}"));
-    e.on_debug(|s, src, pos| tracing::debug!(target: "portico::rules", ?src, %pos, "{s}"));
+    e.on_print(|s| tracing::info!(target: "portico::rules", "{}", escape_controls(s)));
+    e.on_debug(|s, src, pos| {
+        tracing::debug!(target: "portico::rules", ?src, %pos, "{}", escape_controls(s))
+    });
+    // Rhai's `sleep` blocks the thread between two progress checks, so no wall-clock
+    // limit could cut it (review L1). These shadow the package's versions.
+    e.register_fn("sleep", |_: rhai::INT| -> RhaiResult {
+        Err(rule_error("sleep() is not available to rules".into()))
+    });
+    e.register_fn("sleep", |_: rhai::FLOAT| -> RhaiResult {
+        Err(rule_error("sleep() is not available to rules".into()))
+    });
     e.on_progress(|_ops| {
         let late = DEADLINE.with(|d| d.get().is_some_and(|t| Instant::now() > t));
         late.then(|| Dynamic::from("time limit exceeded"))
@@ -146,7 +156,7 @@ pub struct Outcome {
 
 /// A rule failed (error, limit, refused claim): the login is denied, the reason logged.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("rule \"{rule}\" failed: {reason}")]
+#[error("rule \"{rule}\" failed: {}", escape_controls(.reason))]
 pub struct RuleFailure {
     pub rule: String,
     pub reason: String,
@@ -226,6 +236,53 @@ impl RuleApi {
     }
 }
 
+/// Rule output and failure reasons go to the logs: control characters are escaped so a
+/// rule echoing a request value cannot forge log lines (review S6).
+pub fn escape_controls(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if c.is_control() || crate::domain::is_hidden_char(c) {
+                c.escape_unicode().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+/// The claims a login's rules may add, serialised, in all: they are stored with every
+/// code and refresh token (review M4).
+pub const MAX_CLAIMS_BYTES: usize = 4096;
+
+/// Run the rules on a blocking thread, with a hard bound: should a rule block that
+/// thread anyway, the login is denied when the bound passes (fail closed).
+pub async fn run_bounded(
+    rules: &RuleSet,
+    event: RuleEvent,
+    roles: Vec<String>,
+) -> Result<Outcome, RuleFailure> {
+    if rules.is_empty() {
+        return Ok(Outcome {
+            roles,
+            ..Default::default()
+        });
+    }
+    let bound = RULE_TIME_LIMIT * (rules.rules.len() as u32) + Duration::from_millis(500);
+    let rs = rules.clone();
+    let job = tokio::task::spawn_blocking(move || rs.run(&event));
+    match tokio::time::timeout(bound, job).await {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(e)) => Err(RuleFailure {
+            rule: "?".into(),
+            reason: e.to_string(),
+        }),
+        Err(_) => Err(RuleFailure {
+            rule: "?".into(),
+            reason: format!("the rules did not finish within {} ms", bound.as_millis()),
+        }),
+    }
+}
+
 /// All rules in file order, with the sandboxed engine that runs them.
 #[derive(Clone)]
 pub struct RuleSet {
@@ -290,6 +347,18 @@ impl RuleSet {
             }
         }
         let e = effects.with(std::mem::take);
+        let claims_len = serde_json::to_string(&e.access).map_or(0, |x| x.len())
+            + serde_json::to_string(&e.id).map_or(0, |x| x.len());
+        if claims_len > MAX_CLAIMS_BYTES {
+            return Err(RuleFailure {
+                rule: self
+                    .rules
+                    .last()
+                    .map(|r| r.name.clone())
+                    .unwrap_or_default(),
+                reason: format!("the claims set by rules exceed {MAX_CLAIMS_BYTES} bytes"),
+            });
+        }
         let as_set = |v: &[String]| v.iter().cloned().collect::<std::collections::BTreeSet<_>>();
         let roles_changed = as_set(&e.roles) != as_set(&before);
         Ok(Outcome {
@@ -455,6 +524,38 @@ mod tests {
             let e = run(&[script]);
             assert!(e.is_err(), "{why}: {script} should fail, got {e:?}");
         }
+    }
+
+    #[test]
+    fn sleep_is_refused_and_the_rule_denies() {
+        for script in ["sleep(5);", "sleep(1e9);", "sleep(2); let x = 1;"] {
+            let started = Instant::now();
+            let e = run(&[script]).unwrap_err();
+            assert!(e.reason.contains("sleep"), "{script}: {e}");
+            assert!(started.elapsed() < Duration::from_secs(1), "{script} slept");
+        }
+    }
+
+    #[test]
+    fn oversized_claims_deny_the_login() {
+        let e = run(&[r#"
+            let big = "x";
+            big.pad(3000, "x");
+            api.set_access_token_claim("a", big);
+            api.set_id_token_claim("b", big);
+        "#])
+        .unwrap_err();
+        assert!(e.reason.contains("exceed"), "{e}");
+    }
+
+    #[test]
+    fn control_characters_are_escaped_for_the_logs() {
+        let s = escape_controls("ok\nFAKE audit line\u{1b}[31m\u{202e}");
+        assert!(
+            !s.contains('\n') && !s.contains('\u{1b}') && !s.contains('\u{202e}'),
+            "{s}"
+        );
+        assert!(s.starts_with("ok\\u{a}FAKE"), "{s}");
     }
 
     #[test]

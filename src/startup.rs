@@ -16,8 +16,9 @@ use actix_web::{http::header, web, App, HttpResponse, HttpServer};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::login::password::Hasher;
-use crate::login::throttle::IpLimiter;
+use crate::login::throttle::{ClientAuthLimiter, IpLimiter, SignupLimiter};
 use crate::metrics::Metrics;
+use crate::secrets::Secrets;
 use crate::store::Store;
 use crate::tokens::{KeyRing, Keys};
 use crate::{login, metrics, oidc, playground, static_files, store, tokens};
@@ -30,6 +31,10 @@ pub struct AppState {
     pub clock: Clock,
     pub hasher: Hasher,
     pub ip_limiter: IpLimiter,
+    pub signups: SignupLimiter,
+    pub client_auth: ClientAuthLimiter,
+    /// The server secret: seals the signing keys, keys the browser-id and device MACs.
+    pub secrets: Secrets,
     pub discovery: bytes::Bytes,
     /// Serialises housekeeping runs, so an older key snapshot never replaces a newer one.
     pub housekeeping: tokio::sync::Mutex<()>,
@@ -52,6 +57,8 @@ pub enum StartError {
     Store(#[from] store::StoreError),
     #[error(transparent)]
     Keys(#[from] tokens::KeyError),
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -62,12 +69,21 @@ pub enum StartError {
 pub struct Application {
     port: u16,
     server: Server,
+    /// `/metrics` on its own listener (`[metrics] listen`).
+    metrics_server: Option<Server>,
     state: web::Data<AppState>,
 }
 
-/// Open the store and the key ring (also used by the command line).
+/// Open the store (also used by the command line).
 pub fn open_store(settings: &Settings) -> Result<Store, store::StoreError> {
     Store::open(&settings.data_dir, settings.durability)
+}
+
+/// Open the store and load the server secret (after the store, which makes `data_dir`).
+pub fn open_store_and_secrets(settings: &Settings) -> Result<(Store, Secrets), StartError> {
+    let store = open_store(settings)?;
+    let secrets = Secrets::load(&settings.secrets)?;
+    Ok((store, secrets))
 }
 
 impl Application {
@@ -92,24 +108,36 @@ impl Application {
         let settings = Arc::new(settings);
         let now = clock.now();
         let s = settings.clone();
-        let (store, ring, hasher) =
+        let (store, secrets, ring, hasher) =
             tokio::task::spawn_blocking(move || -> Result<_, StartError> {
-                let store = open_store(&s)?;
-                let stored =
-                    tokens::ensure_active_key(&mut *store.conn()?, s.tokens.signing_alg, now)?;
-                let ring = KeyRing::build(&stored, now, publish_for(&s))?;
+                let (store, secrets) = open_store_and_secrets(&s)?;
+                let stored = tokens::ensure_active_key(
+                    &mut *store.conn()?,
+                    s.tokens.signing_alg,
+                    now,
+                    &secrets,
+                )?;
+                let ring = KeyRing::build(&stored, now, publish_for(&s), &secrets)?;
                 let hasher = Hasher::new(s.login.hash_concurrency, s.login.hash_queue);
-                Ok((store, ring, hasher))
+                Ok((store, secrets, ring, hasher))
             })
             .await
             .map_err(|e| StartError::Store(store::StoreError::Join(e.to_string())))??;
+        for w in &settings.warnings {
+            tracing::warn!("configuration: {w}");
+        }
 
+        let login = &settings.login;
         let state = web::Data::new(AppState {
             discovery: oidc::discovery::document(&settings),
-            ip_limiter: IpLimiter::new(
-                settings.login.max_failures_per_ip,
-                settings.login.failure_window,
+            ip_limiter: IpLimiter::new(login.max_failures_per_ip, login.failure_window),
+            signups: SignupLimiter::new(
+                login.max_signups_per_ip,
+                login.signup_window,
+                login.max_signups_per_minute,
             ),
+            client_auth: ClientAuthLimiter::new(login.max_client_auth_failures, 300),
+            secrets,
             settings: settings.clone(),
             store,
             keys: Keys::new(ring),
@@ -118,10 +146,16 @@ impl Application {
             housekeeping: tokio::sync::Mutex::new(()),
         });
         let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
-        let server = run(listener, state.clone())?;
+        let metrics = web::Data::new(Metrics::new());
+        let server = run(listener, state.clone(), metrics.clone())?;
+        let metrics_server = match &settings.metrics.listen {
+            Some(addr) => Some(metrics::serve_separately(addr, metrics, state.clone())?),
+            None => None,
+        };
         Ok(Self {
             port,
             server,
+            metrics_server,
             state,
         })
     }
@@ -137,7 +171,15 @@ impl Application {
     /// Serve until stopped, with the housekeeping task beside it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
-        let res = self.server.await;
+        let res = match self.metrics_server {
+            Some(m) => {
+                let metrics = tokio::spawn(m);
+                let res = self.server.await;
+                metrics.abort();
+                res
+            }
+            None => self.server.await,
+        };
         housekeeping.abort();
         res
     }
@@ -158,23 +200,45 @@ pub async fn run_housekeeping(state: &AppState) -> Result<(), StartError> {
     let _one_at_a_time = state.housekeeping.lock().await;
     let now = state.clock.now();
     let publish_for = state.publish_for();
+    let retention = state.settings.audit_retention;
+    let max_transactions = state.settings.login.max_transactions;
     let stored = state
         .store
         .run(move |c| {
-            store::purge_expired(c, now)?;
-            store::keys::delete_retired_before(c, now - publish_for)?;
+            store::write_tx(c, |tx| {
+                store::purge_expired(tx, now, retention)?;
+                store::transactions::enforce_total(tx, max_transactions)?;
+                store::keys::retire_superseded(tx, now)?;
+                store::keys::delete_retired_before(tx, now - publish_for)?;
+                Ok(())
+            })?;
+            store::reclaim_space(c)?;
             store::keys::all(c)
         })
         .await?;
-    if state.keys.reload(&stored, now, publish_for)? {
+    if state
+        .keys
+        .reload(&stored, now, publish_for, &state.secrets)?
+    {
         tracing::info!("signing keys reloaded");
     }
     state.ip_limiter.forget_old(now);
+    state.signups.forget_old(now);
+    state.client_auth.forget_old(now);
     Ok(())
 }
 
-fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, StartError> {
-    let metrics = web::Data::new(Metrics::new());
+fn run(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    metrics: web::Data<Metrics>,
+) -> Result<Server, StartError> {
+    let limits = state.settings.server.clone();
+    let body_timeout = crate::deadline::BodyTimeout(Duration::from_secs(limits.body_timeout_secs));
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let metrics_here = state.settings.metrics.listen.is_none();
     let origins = web::Data::new(crate::cors::AllowedOrigins::from_settings(&state.settings));
     // The playground's relying-party state and the demo API's verifier are shared by all
     // workers, so they are built once, here.
@@ -214,7 +278,9 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
             .wrap(ErrorHandlers::new().handler(StatusCode::PAYLOAD_TOO_LARGE, payload_too_large))
             .wrap(headers)
             .wrap(from_fn(crate::cors::middleware))
+            .wrap(from_fn(crate::deadline::middleware))
             .wrap(from_fn(metrics::track))
+            .app_data(body_timeout)
             .app_data(state.clone())
             .app_data(origins.clone())
             .app_data(metrics.clone())
@@ -243,10 +309,12 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
             .route("/logout", web::get().to(oidc::logout::logout))
             .route("/logout", web::post().to(oidc::logout::logout))
             .route("/healthz", web::get().to(healthz))
-            .route("/metrics", web::get().to(metrics::endpoint))
             .route("/static/{path:.*}", web::get().to(static_files::serve))
             .route("/branding/{client}", web::get().to(static_files::brand_css))
             .route("/", web::get().to(home));
+        if metrics_here {
+            app = app.route("/metrics", web::get().to(metrics::endpoint));
+        }
         if let Some(v) = &verifier {
             app = app
                 .app_data(v.clone())
@@ -255,6 +323,12 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
         }
         app.default_service(web::to(not_found))
     })
+    .workers(workers)
+    // Slow clients (review M5): the head within `header_timeout_secs`, the body within
+    // `body_timeout_secs` (crate::deadline), and a cap on open connections.
+    .client_request_timeout(Duration::from_secs(limits.header_timeout_secs))
+    .client_disconnect_timeout(Duration::from_secs(2))
+    .max_connections((limits.max_connections / workers).max(1))
     .listen(listener)
     .map_err(|source| StartError::Bind {
         addr: "listener".into(),

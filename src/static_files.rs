@@ -11,6 +11,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../static/portico.css"),
     ),
     (
+        "playground.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../static/playground.css"),
+    ),
+    (
         "brands/customers.svg",
         "image/svg+xml",
         include_bytes!("../static/brands/customers.svg"),

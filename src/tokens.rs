@@ -15,6 +15,7 @@ use sha2::Digest;
 
 use crate::config::SigningAlg;
 use crate::crypto::b64url;
+use crate::secrets::Secrets;
 use crate::store::keys::StoredKey;
 use crate::store::{self, Conn, StoreError};
 
@@ -30,6 +31,10 @@ pub enum KeyError {
     NoActiveKey,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretError),
+    #[error("no signing key {0}")]
+    NoSuchKey(String),
 }
 
 /// Why one of our tokens was refused.
@@ -57,8 +62,19 @@ fn parse_key_pair(alg: SigningAlg, pem: &[u8]) -> Result<Box<dyn KeyPair>, josek
     })
 }
 
-/// A new private key for `alg`, with a random kid.
-pub fn generate(alg: SigningAlg, now: i64) -> Result<StoredKey, KeyError> {
+/// How long a rotated key is published before it signs: longer than the JWKS cache
+/// (300 s) plus one housekeeping interval (60 s), so verifiers that cache JWKS already
+/// know the key when the first token signed with it arrives (review I8).
+pub const PUBLISH_AHEAD: i64 = 420;
+
+/// A new private key for `alg`, with a random kid, sealed under the server secret; it
+/// signs from `activates_at`.
+pub fn generate(
+    alg: SigningAlg,
+    now: i64,
+    activates_at: i64,
+    secrets: &Secrets,
+) -> Result<StoredKey, KeyError> {
     let pem = match alg {
         SigningAlg::Es256 => ES256.generate_key_pair()?.to_pem_private_key(),
         SigningAlg::Rs256 => RS256.generate_key_pair(2048)?.to_pem_private_key(),
@@ -66,39 +82,119 @@ pub fn generate(alg: SigningAlg, now: i64) -> Result<StoredKey, KeyError> {
             .generate_key_pair(EdCurve::Ed25519)?
             .to_pem_private_key(),
     };
+    let kid = crate::crypto::random_id("");
     Ok(StoredKey {
-        kid: crate::crypto::random_id(""),
+        private_pem: secrets.seal(&pem, kid.as_bytes()),
+        kid,
         alg: alg.as_str().to_owned(),
-        private_pem: String::from_utf8_lossy(&pem).into_owned(),
         created_at: now,
+        activates_at,
         retired_at: None,
+        withdrawn_at: None,
     })
 }
 
-/// Make sure an active key of the configured algorithm exists (first start, or the
-/// algorithm changed in the configuration). Returns the stored keys.
+/// The PEM of a stored key: sealed ones are opened, bound to their kid.
+fn private_pem(k: &StoredKey, secrets: &Secrets) -> Result<Vec<u8>, KeyError> {
+    if Secrets::is_sealed(&k.private_pem) {
+        Ok(secrets.open(&k.private_pem, k.kid.as_bytes())?)
+    } else {
+        Ok(k.private_pem.as_bytes().to_vec())
+    }
+}
+
+/// Seal keys stored in clear (versions before sealing) and re-seal keys sealed under a
+/// previous server secret. Returns how many changed.
+pub fn seal_stored_keys(conn: &mut Conn, secrets: &Secrets) -> Result<usize, KeyError> {
+    let keys = store::keys::all(conn)?;
+    let mut changed = Vec::new();
+    for k in &keys {
+        if Secrets::is_sealed(&k.private_pem) && secrets.is_current(&k.private_pem) {
+            continue;
+        }
+        if !Secrets::is_sealed(&k.private_pem) {
+            tracing::warn!(kid = %k.kid, "signing key was stored in clear; sealing it under the server secret");
+        }
+        let pem = private_pem(k, secrets)?;
+        changed.push((k.kid.clone(), secrets.seal(&pem, k.kid.as_bytes())));
+    }
+    if !changed.is_empty() {
+        store::write_tx(conn, |tx| {
+            for (kid, sealed) in &changed {
+                store::keys::set_private(tx, kid, sealed)?;
+            }
+            Ok(())
+        })?;
+    }
+    Ok(changed.len())
+}
+
+/// The key that signs at `now`: the one activated last, unless retired or withdrawn.
+pub fn signing_key(stored: &[StoredKey], now: i64) -> Option<&StoredKey> {
+    stored
+        .iter()
+        .filter(|k| k.withdrawn_at.is_none() && k.retired_at.is_none() && k.activates_at <= now)
+        .max_by_key(|k| k.activates_at)
+}
+
+/// Make sure a key of the configured algorithm signs now (first start, or the algorithm
+/// changed in the configuration). Returns the stored keys.
 pub fn ensure_active_key(
     conn: &mut Conn,
     alg: SigningAlg,
     now: i64,
+    secrets: &Secrets,
 ) -> Result<Vec<StoredKey>, KeyError> {
+    seal_stored_keys(conn, secrets)?;
     let keys = store::keys::all(conn)?;
-    let active_ok = keys
-        .iter()
-        .any(|k| k.retired_at.is_none() && k.alg == alg.as_str());
-    if !active_ok {
-        let key = generate(alg, now)?;
-        store::write_tx(conn, |tx| store::keys::activate(tx, &key, now))?;
-        return Ok(store::keys::all(conn)?);
+    if signing_key(&keys, now).is_some_and(|k| k.alg == alg.as_str()) {
+        return Ok(keys);
     }
-    Ok(keys)
+    let key = generate(alg, now, now, secrets)?;
+    store::write_tx(conn, |tx| store::keys::insert(tx, &key))?;
+    Ok(store::keys::all(conn)?)
 }
 
-/// `portico keys rotate`: a new active key; the old one stays published.
-pub fn rotate(conn: &mut Conn, alg: SigningAlg, now: i64) -> Result<StoredKey, KeyError> {
-    let key = generate(alg, now)?;
-    store::write_tx(conn, |tx| store::keys::activate(tx, &key, now))?;
+/// `portico keys rotate`: a new key, published now, signing from `now + PUBLISH_AHEAD`;
+/// the current key signs until then and stays published until its tokens expired.
+pub fn rotate(
+    conn: &mut Conn,
+    alg: SigningAlg,
+    now: i64,
+    secrets: &Secrets,
+) -> Result<StoredKey, KeyError> {
+    let key = generate(alg, now, now + PUBLISH_AHEAD, secrets)?;
+    store::write_tx(conn, |tx| store::keys::insert(tx, &key))?;
     Ok(key)
+}
+
+/// `portico keys retire --now`: withdraw a (compromised) key at once. Tokens it signed
+/// stop verifying here; a replacement signs immediately when it was the signing key.
+/// Returns the replacement, if one was made.
+pub fn withdraw(
+    conn: &mut Conn,
+    kid: &str,
+    alg: SigningAlg,
+    now: i64,
+    secrets: &Secrets,
+) -> Result<Option<StoredKey>, KeyError> {
+    let replacement = generate(alg, now, now, secrets)?;
+    let made = store::write_tx(conn, |tx| {
+        if !store::keys::withdraw(tx, kid, now)? {
+            return Ok(None);
+        }
+        let keys = store::keys::all(tx)?;
+        if signing_key(&keys, now).is_some() {
+            return Ok(Some(false));
+        }
+        store::keys::insert(tx, &replacement)?;
+        Ok(Some(true))
+    })?;
+    match made {
+        None => Err(KeyError::NoSuchKey(kid.to_owned())),
+        Some(true) => Ok(Some(replacement)),
+        Some(false) => Ok(None),
+    }
 }
 
 struct ActiveKey {
@@ -120,12 +216,34 @@ pub struct KeyRing {
     active: ActiveKey,
     verifiers: HashMap<String, PublicKey>,
     jwks: bytes::Bytes,
-    fingerprint: Vec<(String, Option<i64>)>,
+    fingerprint: Vec<Fingerprint>,
     /// Access tokens whose signature this ring already checked, by the SHA-256 of the
     /// whole token: an API introspecting the same token again costs a hash, not an
     /// ECDSA verification. Only tokens that verified get in; expiry (and, by the callers,
     /// revocation) is still checked on every use; a new ring (rotation) starts empty.
     verified: std::sync::Mutex<HashMap<[u8; 32], Arc<Claims>>>,
+}
+
+/// What a ring was built from: a reload rebuilds when any of it changed.
+type Fingerprint = (String, i64, Option<i64>, Option<i64>);
+
+fn fingerprint(stored: &[StoredKey]) -> Vec<Fingerprint> {
+    stored
+        .iter()
+        .map(|k| (k.kid.clone(), k.activates_at, k.retired_at, k.withdrawn_at))
+        .collect()
+}
+
+/// Until when a key is published: withdrawn never; retired (or superseded by the signing
+/// key) until its tokens expired; otherwise (signing, or announced) always.
+fn published(k: &StoredKey, active: &StoredKey, now: i64, publish_for: i64) -> bool {
+    if k.withdrawn_at.is_some() {
+        return false;
+    }
+    let retired = k
+        .retired_at
+        .or_else(|| (k.kid != active.kid && k.activates_at <= now).then_some(active.activates_at));
+    retired.is_none_or(|r| r + publish_for >= now)
 }
 
 /// The claims of a verified token.
@@ -137,19 +255,26 @@ const VERIFIED_CACHE_MAX: usize = 4096;
 
 impl KeyRing {
     /// `publish_for`: how long a retired key stays in JWKS (the longest token lifetime).
-    pub fn build(stored: &[StoredKey], now: i64, publish_for: i64) -> Result<Self, KeyError> {
+    pub fn build(
+        stored: &[StoredKey],
+        now: i64,
+        publish_for: i64,
+        secrets: &Secrets,
+    ) -> Result<Self, KeyError> {
         let mut verifiers = HashMap::new();
         let mut jwks = Vec::new();
         let mut active = None;
+        let signing = signing_key(stored, now).ok_or(KeyError::NoActiveKey)?;
         for k in stored {
-            if k.retired_at.is_some_and(|r| r + publish_for < now) {
+            if !published(k, signing, now, publish_for) {
                 continue;
             }
             let alg = SigningAlg::parse(&k.alg).ok_or_else(|| KeyError::UnknownAlg {
                 kid: k.kid.clone(),
                 alg: k.alg.clone(),
             })?;
-            let pair = parse_key_pair(alg, k.private_pem.as_bytes())?;
+            let pem = private_pem(k, secrets)?;
+            let pair = parse_key_pair(alg, &pem)?;
             let mut public: Jwk = pair.to_jwk_public_key();
             public.set_key_id(&k.kid);
             public.set_algorithm(alg.as_str());
@@ -159,8 +284,8 @@ impl KeyRing {
                 SigningAlg::Rs256 => Box::new(RS256.verifier_from_jwk(&public)?),
                 SigningAlg::EdDsa => Box::new(EdDSA.verifier_from_jwk(&public)?),
             };
-            if k.retired_at.is_none() {
-                let pem = k.private_pem.as_bytes();
+            if k.kid == signing.kid {
+                let pem = pem.as_slice();
                 let signer: Box<dyn JwsSigner> = match alg {
                     SigningAlg::Es256 => Box::new(ES256.signer_from_pem(pem)?),
                     SigningAlg::Rs256 => Box::new(RS256.signer_from_pem(pem)?),
@@ -194,10 +319,7 @@ impl KeyRing {
             verifiers,
             verified: std::sync::Mutex::new(HashMap::new()),
             jwks: jwks.into(),
-            fingerprint: stored
-                .iter()
-                .map(|k| (k.kid.clone(), k.retired_at))
-                .collect(),
+            fingerprint: fingerprint(stored),
         })
     }
 
@@ -352,26 +474,28 @@ impl Keys {
         self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Rebuild from the store if the stored keys changed; true if they did.
+    /// Rebuild from the store if the stored keys changed, or time moved a key in or out
+    /// of signing or publication; true if it did.
     pub fn reload(
         &self,
         stored: &[StoredKey],
         now: i64,
         publish_for: i64,
+        secrets: &Secrets,
     ) -> Result<bool, KeyError> {
-        let fp: Vec<(String, Option<i64>)> = stored
-            .iter()
-            .map(|k| (k.kid.clone(), k.retired_at))
-            .collect();
         let cur = self.current();
+        let signing = signing_key(stored, now).ok_or(KeyError::NoActiveKey)?;
         let still_published = stored
             .iter()
-            .filter(|k| k.retired_at.is_none_or(|r| r + publish_for >= now))
+            .filter(|k| published(k, signing, now, publish_for))
             .count();
-        if cur.fingerprint == fp && still_published == cur.verifiers.len() {
+        if cur.fingerprint == fingerprint(stored)
+            && cur.active.kid == signing.kid
+            && still_published == cur.verifiers.len()
+        {
             return Ok(false);
         }
-        let ring = KeyRing::build(stored, now, publish_for)?;
+        let ring = KeyRing::build(stored, now, publish_for, secrets)?;
         *self.0.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ring);
         Ok(true)
     }
@@ -381,8 +505,16 @@ impl Keys {
 mod tests {
     use super::*;
 
+    fn secrets() -> Secrets {
+        Secrets::from_bytes([4; 32])
+    }
+
+    fn key(alg: SigningAlg, at: i64) -> StoredKey {
+        generate(alg, at, at, &secrets()).unwrap()
+    }
+
     fn ring(alg: SigningAlg) -> KeyRing {
-        KeyRing::build(&[generate(alg, 0).unwrap()], 0, 3600).unwrap()
+        KeyRing::build(&[key(alg, 0)], 0, 3600, &secrets()).unwrap()
     }
 
     #[test]
@@ -457,17 +589,73 @@ mod tests {
     fn retired_keys_leave_jwks_after_their_tokens_expired() {
         let old = StoredKey {
             retired_at: Some(100),
-            ..generate(SigningAlg::Es256, 0).unwrap()
+            ..key(SigningAlg::Es256, 0)
         };
-        let new = generate(SigningAlg::Es256, 100).unwrap();
+        let new = key(SigningAlg::Es256, 100);
         let keys = [old.clone(), new.clone()];
-        assert_eq!(KeyRing::build(&keys, 150, 3600).unwrap().verifiers.len(), 2);
+        let s = secrets();
         assert_eq!(
-            KeyRing::build(&keys, 100 + 3601, 3600)
+            KeyRing::build(&keys, 150, 3600, &s)
+                .unwrap()
+                .verifiers
+                .len(),
+            2
+        );
+        assert_eq!(
+            KeyRing::build(&keys, 100 + 3601, 3600, &s)
                 .unwrap()
                 .verifiers
                 .len(),
             1
         );
+    }
+
+    #[test]
+    fn a_rotated_key_is_published_before_it_signs() {
+        let s = secrets();
+        let old = key(SigningAlg::Es256, 0);
+        let next = generate(SigningAlg::Es256, 100, 100 + PUBLISH_AHEAD, &s).unwrap();
+        let keys = [old.clone(), next.clone()];
+        let before = KeyRing::build(&keys, 150, 3600, &s).unwrap();
+        assert_eq!(before.active_kid(), old.kid, "the old key still signs");
+        assert!(
+            before.published_kids().any(|k| k == next.kid),
+            "the next one is announced"
+        );
+        let after = KeyRing::build(&keys, 100 + PUBLISH_AHEAD, 3600, &s).unwrap();
+        assert_eq!(after.active_kid(), next.kid);
+        assert!(
+            after.published_kids().any(|k| k == old.kid),
+            "its tokens still verify"
+        );
+        let later = KeyRing::build(&keys, 100 + PUBLISH_AHEAD + 3601, 3600, &s).unwrap();
+        assert!(!later.published_kids().any(|k| k == old.kid));
+    }
+
+    #[test]
+    fn a_withdrawn_key_neither_signs_nor_verifies() {
+        let s = secrets();
+        let bad = StoredKey {
+            withdrawn_at: Some(50),
+            retired_at: Some(50),
+            ..key(SigningAlg::Es256, 0)
+        };
+        let fresh = key(SigningAlg::Es256, 50);
+        let ring = KeyRing::build(&[bad.clone(), fresh.clone()], 60, 3600, &s).unwrap();
+        assert_eq!(ring.active_kid(), fresh.kid);
+        assert!(!ring.published_kids().any(|k| k == bad.kid));
+    }
+
+    #[test]
+    fn private_keys_are_sealed_at_rest() {
+        let k = key(SigningAlg::Es256, 0);
+        assert!(k.private_pem.starts_with("sealed:v1:") && !k.private_pem.contains("PRIVATE"));
+        assert!(KeyRing::build(
+            std::slice::from_ref(&k),
+            0,
+            60,
+            &Secrets::from_bytes([5; 32])
+        )
+        .is_err());
     }
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::config::Client;
 use crate::crypto::{random_token, token_hash};
 use crate::error::{ErrorCode, OAuthError};
+use crate::login::throttle::IpBucket;
 use crate::login::{pages, session};
 use crate::oidc::authorize::{error_redirect, redirect_with, AuthRequest};
 use crate::rules::{EventClient, EventConnection, EventRequest, EventUser, RuleEvent};
@@ -31,10 +32,11 @@ pub async fn park(
 ) -> HttpResponse {
     let s = &state.settings;
     let now = state.clock.now();
-    let (browser, new_browser) = match session::read(req, session::BROWSER_COOKIE) {
-        Some(b) if b.len() == 43 => (b, false),
-        _ => (random_token(), true),
-    };
+    let (browser, set_browser) =
+        session::browser_id_or_new(req, &state.secrets, s.issuer.is_https());
+    let ip_bucket = session::client_ip(req, &s.login.trusted_proxies)
+        .map(|ip| IpBucket::of(ip).to_string())
+        .unwrap_or_default();
     let tx_id = random_token();
     let signup_first = auth.screen_hint_signup
         && client
@@ -60,9 +62,25 @@ pub async fn park(
         token_hash(&browser),
         now + s.login.transaction_ttl,
     );
+    let caps = store::transactions::Caps {
+        per_browser: s.login.max_transactions_per_browser,
+        per_ip: s.login.max_transactions_per_ip,
+        total: s.login.max_transactions,
+    };
     if let Err(e) = state
         .store
-        .run(move |c| store::transactions::create(c, &id, &cid, &json, &bh, now, exp))
+        .write(move |tx| {
+            let t = store::transactions::NewTransaction {
+                id: &id,
+                client_id: &cid,
+                request_json: &json,
+                browser: &bh,
+                ip_bucket: &ip_bucket,
+                now,
+                expires_at: exp,
+            };
+            store::transactions::create(tx, &t, caps)
+        })
         .await
     {
         tracing::error!(error = %e, "cannot store login transaction");
@@ -76,13 +94,8 @@ pub async fn park(
     let page = if signup_first { "/signup" } else { "/login" };
     let mut res = HttpResponse::SeeOther();
     res.insert_header((header::LOCATION, format!("{page}?tx={tx_id}")));
-    if new_browser {
-        res.cookie(session::cookie(
-            session::BROWSER_COOKIE.into(),
-            browser,
-            None,
-            s.issuer.is_https(),
-        ));
+    if let Some(c) = set_browser {
+        res.cookie(c);
     }
     res.finish()
 }
@@ -103,6 +116,9 @@ pub struct Completion {
     pub rehash: Option<String>,
     /// The login transaction to consume.
     pub tx_id: Option<String>,
+    /// The hash of the session this browser held in the connection: a new password login
+    /// replaces it (review L3).
+    pub replaces: Option<String>,
 }
 
 /// Run the rules, then in one transaction: count the login, persist role changes,
@@ -138,25 +154,10 @@ pub async fn complete(
         signup: how.signup,
         request: EventRequest {
             ip: how.ip.clone(),
-            query: auth.query.clone(),
+            query: auth.rule_query(),
         },
     };
-    let outcome = if s.rules.is_empty() {
-        Ok(crate::rules::Outcome {
-            roles: user.roles.clone(),
-            ..Default::default()
-        })
-    } else {
-        let rules = s.rules.clone();
-        tokio::task::spawn_blocking(move || rules.run(&event))
-            .await
-            .unwrap_or_else(|e| {
-                Err(crate::rules::RuleFailure {
-                    rule: "?".into(),
-                    reason: e.to_string(),
-                })
-            })
-    };
+    let outcome = crate::rules::run_bounded(&s.rules, event, user.roles.clone()).await;
 
     let denial = match &outcome {
         Ok(o) => o.denied.clone().map(|r| ("rule_denied", r.clone(), r)),
@@ -242,11 +243,12 @@ pub async fn complete(
         client.client_id.to_string(),
         how.ip.clone(),
     );
-    let (roles_changed, roles, rehash, tx_id) = (
+    let (roles_changed, roles, rehash, tx_id, replaces) = (
         outcome.roles_changed,
         outcome.roles.clone(),
         how.rehash,
         how.tx_id,
+        how.replaces,
     );
     let written = state
         .store
@@ -271,7 +273,15 @@ pub async fn complete(
             }
             store::codes::insert(tx, &code_hash, &grant, now)?;
             if let Some(h) = &sess_hash {
-                store::sessions::create(tx, h, &uid, &conn, now, now + session_ttl)?;
+                store::sessions::create(
+                    tx,
+                    h,
+                    &uid,
+                    &conn,
+                    now,
+                    now + session_ttl,
+                    replaces.as_deref(),
+                )?;
             }
             audit::record(
                 tx,
@@ -318,7 +328,7 @@ pub async fn complete(
     res.insert_header((header::LOCATION, redirect_with(&auth.redirect_uri, &params)));
     if let Some(sid) = new_session {
         res.cookie(session::cookie(
-            session::session_cookie_name(&connection),
+            session::session_cookie_name(&connection, s.issuer.is_https()),
             sid,
             None,
             s.issuer.is_https(),

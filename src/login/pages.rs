@@ -1,6 +1,7 @@
 //! The hosted login and sign-up pages: branded by the client that asked, bound to its
 //! connection, protected by CSRF binding and brute-force throttling.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
@@ -9,9 +10,12 @@ use serde::Deserialize;
 
 use crate::config::{Client, Settings};
 use crate::crypto::{ct_eq, token_hash};
-use crate::domain::{Email, Password};
+use crate::domain::{Email, Password, PasswordPolicy, MAX_PASSWORD_BYTES};
 use crate::login::flow::{self, Completion, Parked, SessionChange};
-use crate::login::session;
+use crate::login::password::{Busy, Lane};
+use crate::login::throttle::IpGate;
+use crate::login::{device, session};
+use crate::params::Params;
 use crate::startup::AppState;
 use crate::store::throttle::Attempt;
 use crate::store::{self, audit, users::User};
@@ -25,6 +29,8 @@ const TOO_MANY: &str = "Too many attempts, try again later.";
 const BUSY: &str = "We are busy right now. Please try again in a moment.";
 const STALE_FORM: &str = "This form has expired or was not sent from this page. Go back to the application and try again.";
 const OOPS: &str = "Something went wrong. Please try again.";
+const TOO_MANY_SIGNUPS: &str = "Too many accounts were created from your network. Try again later.";
+const NOT_CREATED: &str = "We could not create an account with these details. If you already have an account, log in instead.";
 
 /// Branding for one page: a client's, or the neutral one.
 pub struct Brand<'a> {
@@ -145,12 +151,56 @@ pub struct TxQuery {
     tx: Option<String>,
 }
 
-#[derive(Deserialize)]
-pub struct CredentialsForm {
+/// The fields of the login and sign-up forms, decoded strictly (UTF-8 or refused).
+struct CredentialsForm {
     tx: Option<String>,
     csrf: Option<String>,
-    email: Option<String>,
-    password: Option<String>,
+    email: String,
+    password: Password,
+}
+
+impl CredentialsForm {
+    fn parse(body: &[u8]) -> Option<Self> {
+        let p = Params::parse(body).ok()?;
+        let one = |n: &str| p.one(n).ok().flatten().map(str::to_owned);
+        Some(Self {
+            tx: one("tx"),
+            csrf: one("csrf"),
+            email: one("email").unwrap_or_default().trim().to_owned(),
+            password: Password::new(one("password").unwrap_or_default()),
+        })
+    }
+}
+
+/// A refused attempt: the page's status, its message and how long to wait.
+struct Refusal {
+    status: u16,
+    message: Cow<'static, str>,
+    retry_after: Option<i64>,
+}
+
+impl Refusal {
+    fn new(status: u16, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+    fn wait(status: u16, message: &'static str, secs: i64) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            retry_after: Some(secs.max(1)),
+        }
+    }
+    fn busy() -> Self {
+        Self::wait(503, BUSY, 2)
+    }
+    fn oops(context: &str, e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "{context}");
+        Self::new(500, OOPS)
+    }
 }
 
 /// A login transaction, loaded and resolved to its client.
@@ -195,12 +245,18 @@ async fn load(state: &AppState, tx_id: Option<&str>) -> Result<Loaded, HttpRespo
 }
 
 /// The CSRF field must equal the transaction's token, and the browser-binding cookie
-/// must be the one that started it: a forged cross-site POST has neither.
-fn csrf_ok(req: &HttpRequest, loaded: &Loaded, field: Option<&str>) -> bool {
+/// must be the (server-minted) one that started it: a forged cross-site POST has
+/// neither. Returns the browser id.
+fn csrf_ok(
+    req: &HttpRequest,
+    state: &AppState,
+    loaded: &Loaded,
+    field: Option<&str>,
+) -> Option<String> {
     let field_ok = field.is_some_and(|f| ct_eq(f.as_bytes(), loaded.parked.csrf.as_bytes()));
-    let browser_ok = session::read(req, session::BROWSER_COOKIE)
-        .is_some_and(|b| ct_eq(token_hash(&b).as_bytes(), loaded.browser.as_bytes()));
-    field_ok && browser_ok
+    let browser = session::browser_id(req, &state.secrets, state.settings.issuer.is_https())?;
+    let browser_ok = ct_eq(token_hash(&browser).as_bytes(), loaded.browser.as_bytes());
+    (field_ok && browser_ok).then_some(browser)
 }
 
 fn client_of<'a>(
@@ -220,8 +276,17 @@ struct Form<'a> {
     email: &'a str,
 }
 
+fn with_retry_after(mut res: HttpResponse, retry_after: Option<i64>) -> HttpResponse {
+    if let Some(secs) = retry_after {
+        if let Ok(v) = header::HeaderValue::from_str(&secs.to_string()) {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    res
+}
+
 fn render_login(f: &Form<'_>, status: u16, error: Option<&str>) -> HttpResponse {
-    let mut res = html(
+    html(
         status,
         LoginPage {
             brand: Brand::of(Some(f.client)),
@@ -233,20 +298,11 @@ fn render_login(f: &Form<'_>, status: u16, error: Option<&str>) -> HttpResponse 
             signup_allowed: f.signup_allowed,
         }
         .render(),
-    );
-    if status == 429 {
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
-    }
-    if status == 503 {
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("2"));
-    }
-    res
+    )
 }
 
 fn render_signup(f: &Form<'_>, status: u16, error: Option<&str>) -> HttpResponse {
-    let mut res = html(
+    html(
         status,
         SignupPage {
             brand: Brand::of(Some(f.client)),
@@ -259,36 +315,26 @@ fn render_signup(f: &Form<'_>, status: u16, error: Option<&str>) -> HttpResponse
             min_length: f.min_length,
         }
         .render(),
-    );
-    if status == 429 || status == 503 {
-        let v = if status == 429 { "60" } else { "2" };
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static(v));
-    }
-    res
+    )
+}
+
+fn login_refused(f: &Form<'_>, r: Refusal) -> HttpResponse {
+    with_retry_after(render_login(f, r.status, Some(&r.message)), r.retry_after)
+}
+
+fn signup_refused(f: &Form<'_>, r: Refusal) -> HttpResponse {
+    with_retry_after(render_signup(f, r.status, Some(&r.message)), r.retry_after)
 }
 
 pub async fn login_page(state: web::Data<AppState>, q: web::Query<TxQuery>) -> HttpResponse {
-    let s = &state.settings;
-    let loaded = match load(&state, q.tx.as_deref()).await {
-        Ok(l) => l,
-        Err(r) => return r,
-    };
-    let Some((client, conn)) = client_of(s, &loaded.parked) else {
-        return error_page(s, None, 400, "This application is no longer registered.");
-    };
-    let hint = loaded.parked.auth.login_hint.clone().unwrap_or_default();
-    let form = Form {
-        client,
-        signup_allowed: conn.signup,
-        min_length: conn.password_min_length,
-        loaded: &loaded,
-        email: &hint,
-    };
-    render_login(&form, 200, None)
+    page(state, q, false).await
 }
 
 pub async fn signup_page(state: web::Data<AppState>, q: web::Query<TxQuery>) -> HttpResponse {
+    page(state, q, true).await
+}
+
+async fn page(state: web::Data<AppState>, q: web::Query<TxQuery>, signup: bool) -> HttpResponse {
     let s = &state.settings;
     let loaded = match load(&state, q.tx.as_deref()).await {
         Ok(l) => l,
@@ -305,88 +351,123 @@ pub async fn signup_page(state: web::Data<AppState>, q: web::Query<TxQuery>) -> 
         loaded: &loaded,
         email: &hint,
     };
-    if !conn.signup {
-        // interface.md: sign-up off means the login form.
-        return render_login(&form, 200, None);
-    }
-    render_signup(&form, 200, None)
-}
-
-/// How long a browser that logged in with a password stays exempt from the per-IP limit.
-const TRUSTED_BROWSER_SECS: i64 = 30 * 86_400;
-
-/// The right to check one password, reserved before hashing (see store::throttle).
-struct Reserved {
-    ip_reserved: bool,
-    /// This attempt locks the account unless it succeeds.
-    locks: Option<i64>,
-}
-
-/// Reserve the attempt for this address (unless the browser is trusted) and account.
-/// Refused: the page's status and message.
-async fn gate(
-    state: &AppState,
-    browser_hash: &str,
-    ip: Option<IpAddr>,
-    connection: &str,
-    email: &str,
-) -> Result<Reserved, (u16, &'static str)> {
-    let now = state.clock.now();
-    let ip_reserved = if state.ip_limiter.is_trusted(browser_hash, now) {
-        false
-    } else if state.ip_limiter.reserve(ip, now) {
-        true
+    // interface.md: sign-up off means the login form.
+    if signup && conn.signup {
+        render_signup(&form, 200, None)
     } else {
-        return Err((429, TOO_MANY));
+        render_login(&form, 200, None)
+    }
+}
+
+/// One password check against one account, with everything that throttles it.
+struct PasswordCheck<'a> {
+    state: &'a AppState,
+    connection: &'a str,
+    client_id: &'a str,
+    email: &'a Email,
+    password: &'a Password,
+    ip: Option<IpAddr>,
+    /// The browser holds a device cookie for this very account.
+    device_trusted: bool,
+}
+
+/// The password was right: the user, and whether to store a fresh hash.
+struct Verified {
+    user: User,
+    rehash: bool,
+}
+
+/// Check a password, charging nothing that a server failure or a full queue caused:
+/// a place in the hashing queue comes first (503 otherwise, review M1), then the
+/// address (skipped for this account's own device, review H2; past its limit only the
+/// slow lane, review M3), then the account's reservation; only a verified wrong
+/// password keeps its charges. `Ok(None)`: wrong e-mail or password.
+async fn check_password(a: &PasswordCheck<'_>) -> Result<Option<Verified>, Refusal> {
+    let state = a.state;
+    let ticket = state
+        .hasher
+        .admit(Lane::Login)
+        .map_err(|_| Refusal::busy())?;
+    let now = state.clock.now();
+    let gate = if a.device_trusted {
+        IpGate::Unlimited
+    } else {
+        state.ip_limiter.gate(a.ip, now)
     };
+    if let IpGate::Refused { retry_after } = gate {
+        return Err(Refusal::wait(429, TOO_MANY, retry_after));
+    }
+    let release_ip = || state.ip_limiter.release(a.ip, now);
+    let (conn, em) = (a.connection.to_owned(), a.email.to_string());
+    let user = state
+        .store
+        .run(move |c| store::users::find_by_email(c, &conn, &em))
+        .await
+        .map_err(|e| {
+            release_ip();
+            Refusal::oops("login lookup failed", e)
+        })?;
     let (window, max) = (
         state.settings.login.failure_window,
         state.settings.login.max_failures,
     );
-    let (conn, em) = (connection.to_owned(), email.to_owned());
-    let attempt = state
+    let (conn, em) = (a.connection.to_owned(), a.email.to_string());
+    let reserved = state
         .store
         .write(move |tx| store::throttle::reserve(tx, &conn, &em, now, window, max))
         .await;
-    let refused = match attempt {
-        Ok(Attempt::Allowed { locks }) => return Ok(Reserved { ip_reserved, locks }),
+    let locks = match reserved {
+        Ok(Attempt::Allowed { locks }) => locks,
         // The right password does not get through a lockout.
-        Ok(Attempt::Locked(_)) => (429, TOO_MANY),
+        Ok(Attempt::Locked(until)) => {
+            release_ip();
+            return Err(Refusal::wait(429, TOO_MANY, until - now));
+        }
         Err(e) => {
-            tracing::error!(error = %e, "login throttle failed");
-            (500, OOPS)
+            release_ip();
+            return Err(Refusal::oops("login throttle failed", e));
         }
     };
-    if ip_reserved {
-        state.ip_limiter.release(ip);
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let verified = match ticket.verify(a.password, stored).await {
+        Ok(v) => v,
+        Err(Busy) => {
+            release_ip();
+            let (conn, em) = (a.connection.to_owned(), a.email.to_string());
+            let _ = state
+                .store
+                .write(move |tx| store::throttle::unreserve(tx, &conn, &em, locks))
+                .await;
+            return Err(Refusal::busy());
+        }
+    };
+    match user {
+        Some(user) if verified.matched => {
+            release_ip();
+            Ok(Some(Verified {
+                user,
+                rehash: verified.rehash,
+            }))
+        }
+        other => {
+            audit_failure(state, a, other.map(|u| u.id), locks).await;
+            Ok(None)
+        }
     }
-    Err(refused)
 }
 
-/// The password was right: the address is not charged, and this browser is trusted.
-fn passed(state: &AppState, browser_hash: &str, ip: Option<IpAddr>, ip_reserved: bool) {
-    if ip_reserved {
-        state.ip_limiter.release(ip);
-    }
-    state
-        .ip_limiter
-        .trust_browser(browser_hash, state.clock.now() + TRUSTED_BROWSER_SECS);
-}
-
-/// Audit a failed attempt (already counted by `gate`), and the lockout it caused.
+/// Audit a failed attempt (already counted), and the lockout it caused.
 async fn audit_failure(
     state: &AppState,
-    connection: &str,
+    a: &PasswordCheck<'_>,
     user_id: Option<String>,
-    client_id: &str,
-    ip: Option<IpAddr>,
     locks: Option<i64>,
 ) {
     let now = state.clock.now();
     let (conn, cid, ips) = (
-        connection.to_owned(),
-        client_id.to_owned(),
-        ip.map(|i| i.to_string()),
+        a.connection.to_owned(),
+        a.client_id.to_owned(),
+        a.ip.map(|i| i.to_string()),
     );
     let res = state
         .store
@@ -424,243 +505,278 @@ async fn audit_failure(
     }
 }
 
+/// A submitted form, checked: its transaction, client, connection and browser.
+struct Submitted<'a> {
+    loaded: Loaded,
+    client: &'a Client,
+    conn: &'a crate::config::Connection,
+    browser: String,
+    form: CredentialsForm,
+}
+
+async fn submitted<'a>(
+    req: &HttpRequest,
+    state: &'a AppState,
+    body: &[u8],
+) -> Result<Submitted<'a>, HttpResponse> {
+    let s = &state.settings;
+    let Some(form) = CredentialsForm::parse(body) else {
+        return Err(error_page(
+            s,
+            None,
+            400,
+            "The form could not be read (it is not valid UTF-8).",
+        ));
+    };
+    let loaded = load(state, form.tx.as_deref()).await?;
+    let Some((client, conn)) = client_of(s, &loaded.parked) else {
+        return Err(error_page(
+            s,
+            None,
+            400,
+            "This application is no longer registered.",
+        ));
+    };
+    let Some(browser) = csrf_ok(req, state, &loaded, form.csrf.as_deref()) else {
+        return Err(error_page(s, Some(client), 400, STALE_FORM));
+    };
+    Ok(Submitted {
+        loaded,
+        client,
+        conn,
+        browser,
+        form,
+    })
+}
+
+fn device_trusted(
+    req: &HttpRequest,
+    state: &AppState,
+    browser: &str,
+    conn: &str,
+    email: &Email,
+) -> bool {
+    let https = state.settings.issuer.is_https();
+    let cookie = session::read(req, &device::cookie_name(https));
+    device::trusted(
+        &state.secrets,
+        browser,
+        cookie.as_deref(),
+        conn,
+        email.as_str(),
+        state.clock.now(),
+    )
+}
+
 pub async fn login_submit(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<CredentialsForm>,
+    body: web::Bytes,
 ) -> HttpResponse {
-    let s = &state.settings;
-    let loaded = match load(&state, form.tx.as_deref()).await {
-        Ok(l) => l,
+    let sub = match submitted(&req, &state, &body).await {
+        Ok(s) => s,
         Err(r) => return r,
     };
-    let Some((client, conn)) = client_of(s, &loaded.parked) else {
-        return error_page(s, None, 400, "This application is no longer registered.");
-    };
-    if !csrf_ok(&req, &loaded, form.csrf.as_deref()) {
-        return error_page(s, Some(client), 400, STALE_FORM);
-    }
-    let raw_email = form.email.as_deref().unwrap_or("").trim().to_owned();
     let page = Form {
-        client,
-        signup_allowed: conn.signup,
-        min_length: conn.password_min_length,
-        loaded: &loaded,
-        email: &raw_email,
+        client: sub.client,
+        signup_allowed: sub.conn.signup,
+        min_length: sub.conn.password_min_length,
+        loaded: &sub.loaded,
+        email: &sub.form.email,
     };
-    let ip = session::client_ip(&req, &s.login.trusted_proxies);
-    let password = Password::new(form.password.clone().unwrap_or_default());
-    let Ok(email) = Email::parse(&raw_email) else {
+    let ip = session::client_ip(&req, &state.settings.login.trusted_proxies);
+    let password = &sub.form.password;
+    let Ok(email) = Email::parse(&sub.form.email) else {
         return render_login(&page, 401, Some(WRONG_CREDENTIALS));
     };
-    if password.expose().is_empty() || password.expose().len() > 1024 {
+    if password.expose().is_empty() || password.expose().len() > MAX_PASSWORD_BYTES {
         return render_login(&page, 401, Some(WRONG_CREDENTIALS));
     }
-    let Reserved { ip_reserved, locks } = match gate(
-        &state,
-        &loaded.browser,
+    let attempt = PasswordCheck {
+        state: &state,
+        connection: sub.conn.name.as_str(),
+        client_id: sub.client.client_id.as_str(),
+        email: &email,
+        password,
         ip,
-        conn.name.as_str(),
-        email.as_str(),
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err((status, message)) => return render_login(&page, status, Some(message)),
+        device_trusted: device_trusted(&req, &state, &sub.browser, sub.conn.name.as_str(), &email),
     };
-    let (cname, em) = (conn.name.to_string(), email.to_string());
-    let user = match state
-        .store
-        .run(move |c| store::users::find_by_email(c, &cname, &em))
-        .await
-    {
-        Ok(u) => u,
-        Err(e) => {
-            tracing::error!(error = %e, "login lookup failed");
-            return render_login(&page, 500, Some(OOPS));
+    match check_password(&attempt).await {
+        Err(r) => login_refused(&page, r),
+        Ok(None) => render_login(&page, 401, Some(WRONG_CREDENTIALS)),
+        Ok(Some(v)) => {
+            let rehash = match v.rehash {
+                true => state.hasher.hash(password).await.ok().and_then(Result::ok),
+                false => None,
+            };
+            finish(&req, &state, &sub, v.user, false, ip, rehash).await
         }
-    };
-    let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let ok = match state.hasher.verify(&password, stored).await {
-        Ok(ok) => ok,
-        Err(_) => return render_login(&page, 503, Some(BUSY)),
-    };
-    let user = match user {
-        Some(u) if ok => u,
-        other => {
-            let uid = other.map(|u| u.id);
-            audit_failure(
-                &state,
-                conn.name.as_str(),
-                uid,
-                client.client_id.as_str(),
-                ip,
-                locks,
-            )
-            .await;
-            return render_login(&page, 401, Some(WRONG_CREDENTIALS));
-        }
-    };
-    passed(&state, &loaded.browser, ip, ip_reserved);
-    let rehash = if crate::login::password::needs_rehash(&user.password_hash) {
-        state.hasher.hash(&password).await.ok().and_then(Result::ok)
-    } else {
-        None
-    };
-    finish(&state, &loaded, client, user, false, ip, rehash).await
+    }
 }
 
+/// Complete the login (rules, code, session) and remember this account on this device.
 async fn finish(
+    req: &HttpRequest,
     state: &web::Data<AppState>,
-    loaded: &Loaded,
-    client: &Client,
+    sub: &Submitted<'_>,
     user: User,
     signup: bool,
-    ip: Option<std::net::IpAddr>,
+    ip: Option<IpAddr>,
     rehash: Option<String>,
 ) -> HttpResponse {
+    let https = state.settings.issuer.is_https();
+    let email = user.email.clone();
+    let replaces = session::read(
+        req,
+        &session::session_cookie_name(sub.conn.name.as_str(), https),
+    )
+    .map(|sid| token_hash(&sid));
     let how = Completion {
         signup,
         ip: ip.map(|i| i.to_string()).unwrap_or_default(),
         session: SessionChange::New,
         rehash,
-        tx_id: Some(loaded.tx_id.clone()),
+        tx_id: Some(sub.loaded.tx_id.clone()),
+        replaces,
     };
-    flow::complete(state, &loaded.parked.auth, client, user, how).await
+    let mut res = flow::complete(state, &sub.loaded.parked.auth, sub.client, user, how).await;
+    if res.status().is_redirection() {
+        let name = device::cookie_name(https);
+        let value = device::with_login(
+            &state.secrets,
+            &sub.browser,
+            session::read(req, &name).as_deref(),
+            sub.conn.name.as_str(),
+            &email,
+            state.clock.now(),
+        );
+        let _ = res.add_cookie(&session::cookie(
+            name,
+            value,
+            Some(device::TRUST_SECS),
+            https,
+        ));
+    }
+    res
 }
 
-/// Why a sign-up password is refused, in words for the page.
-pub fn password_problem(password: &str, email: &str, min: usize) -> Option<String> {
-    let len = password.chars().count();
-    if len < min {
-        return Some(format!("Use a password of at least {min} characters."));
-    }
-    if password.len() > 1024 {
-        return Some("Use a password of at most 1024 characters.".into());
-    }
-    if crate::login::is_common_password(password) {
-        return Some("This password is too common. Choose another one.".into());
-    }
-    if password.eq_ignore_ascii_case(email)
-        || email
-            .split('@')
-            .next()
-            .is_some_and(|l| password.eq_ignore_ascii_case(l))
-    {
-        return Some("Your password must not be your email address.".into());
-    }
-    None
+/// The connection's policy, on a blocking thread (zxcvbn takes milliseconds).
+async fn policy_problem(min_length: usize, password: &Password, email: &Email) -> Option<String> {
+    let (p, e) = (password.clone(), email.clone());
+    web::block(move || PasswordPolicy { min_length }.check(p.expose(), &e))
+        .await
+        .map_or(Some(OOPS.to_owned()), |r| r.err().map(|x| x.to_string()))
 }
 
 pub async fn signup_submit(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<CredentialsForm>,
+    body: web::Bytes,
 ) -> HttpResponse {
-    let s = &state.settings;
-    let loaded = match load(&state, form.tx.as_deref()).await {
-        Ok(l) => l,
+    let sub = match submitted(&req, &state, &body).await {
+        Ok(s) => s,
         Err(r) => return r,
     };
-    let Some((client, conn)) = client_of(s, &loaded.parked) else {
-        return error_page(s, None, 400, "This application is no longer registered.");
-    };
-    if !csrf_ok(&req, &loaded, form.csrf.as_deref()) {
-        return error_page(s, Some(client), 400, STALE_FORM);
-    }
-    let raw_email = form.email.as_deref().unwrap_or("").trim().to_owned();
+    let s = &state.settings;
     let page = Form {
-        client,
-        signup_allowed: conn.signup,
-        min_length: conn.password_min_length,
-        loaded: &loaded,
-        email: &raw_email,
+        client: sub.client,
+        signup_allowed: sub.conn.signup,
+        min_length: sub.conn.password_min_length,
+        loaded: &sub.loaded,
+        email: &sub.form.email,
     };
-    if !conn.signup {
+    if !sub.conn.signup {
         return error_page(
             s,
-            Some(client),
+            Some(sub.client),
             403,
             "Sign-up is closed for this application.",
         );
     }
-    let now = state.clock.now();
     let ip = session::client_ip(&req, &s.login.trusted_proxies);
-    let email = match Email::parse(&raw_email) {
+    let email = match Email::parse(&sub.form.email) {
         Ok(e) => e,
         Err(msg) => return render_signup(&page, 400, Some(msg)),
     };
-    let password = Password::new(form.password.clone().unwrap_or_default());
-    if let Some(problem) =
-        password_problem(password.expose(), email.as_str(), conn.password_min_length)
-    {
+    let password = &sub.form.password;
+    if let Some(problem) = policy_problem(sub.conn.password_min_length, password, &email).await {
         return render_signup(&page, 400, Some(&problem));
     }
-
-    let (cname, em) = (conn.name.to_string(), email.to_string());
+    let (cname, em) = (sub.conn.name.to_string(), email.to_string());
     let existing = match state
         .store
         .run(move |c| store::users::find_by_email(c, &cname, &em))
         .await
     {
         Ok(v) => v,
-        Err(e) => {
-            tracing::error!(error = %e, "sign-up lookup failed");
-            return render_signup(&page, 500, Some(OOPS));
-        }
+        Err(e) => return signup_refused(&page, Refusal::oops("sign-up lookup failed", e)),
     };
-    if let Some(user) = existing {
+    if existing.is_some() {
         // The e-mail is taken. If the password is the account's, this is the owner
         // signing in through the wrong form: log them in. Otherwise it is a password
         // guess: throttled and counted like a failed login, and we say as little as we can.
-        let Reserved { ip_reserved, locks } = match gate(
-            &state,
-            &loaded.browser,
+        let attempt = PasswordCheck {
+            state: &state,
+            connection: sub.conn.name.as_str(),
+            client_id: sub.client.client_id.as_str(),
+            email: &email,
+            password,
             ip,
-            conn.name.as_str(),
-            email.as_str(),
-        )
-        .await
-        {
-            Ok(r) => r,
-            Err((status, message)) => return render_signup(&page, status, Some(message)),
+            device_trusted: device_trusted(
+                &req,
+                &state,
+                &sub.browser,
+                sub.conn.name.as_str(),
+                &email,
+            ),
         };
-        let ok = match state
-            .hasher
-            .verify(&password, Some(user.password_hash.clone()))
-            .await
-        {
-            Ok(ok) => ok,
-            Err(_) => return render_signup(&page, 503, Some(BUSY)),
+        return match check_password(&attempt).await {
+            Err(r) => signup_refused(&page, r),
+            Ok(None) => render_signup(&page, 400, Some(NOT_CREATED)),
+            Ok(Some(v)) => finish(&req, &state, &sub, v.user, false, ip, None).await,
         };
-        if ok {
-            passed(&state, &loaded.browser, ip, ip_reserved);
-            return finish(&state, &loaded, client, user, false, ip, None).await;
-        }
-        audit_failure(
-            &state,
-            conn.name.as_str(),
-            Some(user.id.clone()),
-            client.client_id.as_str(),
-            ip,
-            locks,
-        )
-        .await;
-        return render_signup(&page, 400, Some("We could not create an account with these details. If you already have an account, log in instead."));
     }
+    match create_account(&state, &sub, &email, password, ip).await {
+        Ok(user) => finish(&req, &state, &sub, user, true, ip, None).await,
+        Err(r) => signup_refused(&page, r),
+    }
+}
 
-    let hash = match state.hasher.hash(&password).await {
+/// A new account: charged to the address's and the server's sign-up budgets before the
+/// password is hashed (review M2), in the sign-up lane of the hashing queue; every
+/// charge comes back when no account results.
+async fn create_account(
+    state: &AppState,
+    sub: &Submitted<'_>,
+    email: &Email,
+    password: &Password,
+    ip: Option<IpAddr>,
+) -> Result<User, Refusal> {
+    let now = state.clock.now();
+    state
+        .signups
+        .charge(ip, now)
+        .map_err(|retry| Refusal::wait(429, TOO_MANY_SIGNUPS, retry))?;
+    let refund = || state.signups.refund(ip, now);
+    let Ok(ticket) = state.hasher.admit(Lane::Signup) else {
+        refund();
+        return Err(Refusal::busy());
+    };
+    let hash = match ticket.hash(password).await {
         Ok(Ok(h)) => h,
         Ok(Err(e)) => {
-            tracing::error!(error = %e, "hashing failed");
-            return render_signup(&page, 500, Some(OOPS));
+            refund();
+            return Err(Refusal::oops("hashing failed", e));
         }
-        Err(_) => return render_signup(&page, 503, Some(BUSY)),
+        Err(Busy) => {
+            refund();
+            return Err(Refusal::busy());
+        }
     };
     let (cname, em, cid, ips) = (
-        conn.name.to_string(),
-        email.to_string(),
-        client.client_id.to_string(),
+        sub.conn.name.to_string(),
+        email.clone(),
+        sub.client.client_id.to_string(),
         ip.map(|i| i.to_string()),
     );
     let created = state
@@ -685,12 +801,15 @@ pub async fn signup_submit(
         })
         .await;
     match created {
-        Ok(Ok(user)) => finish(&state, &loaded, client, user, true, ip, None).await,
-        // Lost a race with another sign-up of the same address.
-        Ok(Err(_)) => render_signup(&page, 400, Some("We could not create an account with these details. If you already have an account, log in instead.")),
+        Ok(Ok(user)) => Ok(user),
+        // Lost a race with another sign-up of the address, or a look-alike of it exists.
+        Ok(Err(_)) => {
+            refund();
+            Err(Refusal::new(400, NOT_CREATED))
+        }
         Err(e) => {
-            tracing::error!(error = %e, "sign-up failed");
-            render_signup(&page, 500, Some(OOPS))
+            refund();
+            Err(Refusal::oops("sign-up failed", e))
         }
     }
 }

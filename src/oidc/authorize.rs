@@ -31,8 +31,46 @@ pub struct AuthRequest {
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
     pub screen_hint_signup: bool,
-    /// Every query parameter, for the rules (the last value wins).
-    pub query: BTreeMap<String, String>,
+    /// The parameters not kept above (bounded to `MAX_EXTRA_LEN`), for the rules.
+    pub extra: BTreeMap<String, String>,
+}
+
+/// Parameters kept as typed fields of `AuthRequest`, so the parked row holds each value
+/// once; `rule_query` puts them back for the rules.
+const TYPED: &[&str] = &[
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "login_hint",
+];
+
+impl AuthRequest {
+    /// Every parameter of the request, the last value winning (`event.request.query`).
+    pub fn rule_query(&self) -> BTreeMap<String, String> {
+        let mut q = self.extra.clone();
+        q.insert("client_id".into(), self.client_id.clone());
+        q.insert("redirect_uri".into(), self.redirect_uri.clone());
+        q.insert("response_type".into(), "code".into());
+        let optional = [
+            ("state", &self.state),
+            ("nonce", &self.nonce),
+            ("code_challenge", &self.code_challenge),
+            ("login_hint", &self.login_hint),
+        ];
+        for (k, v) in optional {
+            if let Some(v) = v {
+                q.insert(k.into(), v.clone());
+            }
+        }
+        if self.code_challenge.is_some() {
+            q.insert("code_challenge_method".into(), "S256".into());
+        }
+        q
+    }
 }
 
 /// Why a request is refused, and how the refusal reaches the user.
@@ -51,6 +89,8 @@ pub enum Rejection {
 const MAX_PARAMETERS: usize = 50;
 const MAX_VALUE_LEN: usize = 2048;
 const MAX_QUERY_LEN: usize = 8192;
+/// What a parked request may hold beyond its typed fields (names and values together).
+const MAX_EXTRA_LEN: usize = 2048;
 
 /// The checks, each citing its clause.
 pub mod checks {
@@ -184,10 +224,11 @@ pub mod checks {
         }
     }
 
-    /// RFC 6749 3.3: unknown scopes are dropped (interface.md).
-    pub fn scope(s: &Settings, p: &Params) -> Result<Scopes, OAuthError> {
+    /// RFC 6749 3.3: unknown scopes are dropped (interface.md), and so are the scopes of
+    /// APIs other than the token's audience.
+    pub fn scope(s: &Settings, p: &Params, audience: Option<&str>) -> Result<Scopes, OAuthError> {
         let requested = Scopes::parse(p.one("scope")?.unwrap_or(""));
-        Ok(s.granted_scopes(&requested))
+        Ok(s.granted_scopes(&requested, audience))
     }
 
     /// OIDC Core 3.1.2.1: prompt is a space-separated list; `none` stands alone.
@@ -248,7 +289,24 @@ pub mod checks {
                 )));
             }
         }
+        if extra(p)
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum::<usize>()
+            > MAX_EXTRA_LEN
+        {
+            return Err(OAuthError::invalid_request(format!(
+                "the parameters other than the OAuth ones exceed {MAX_EXTRA_LEN} characters"
+            )));
+        }
         Ok(())
+    }
+
+    /// The parameters the typed request does not hold, the last value winning.
+    pub fn extra(p: &Params) -> BTreeMap<String, String> {
+        let mut q = p.last_wins();
+        q.retain(|k, _| !TYPED.contains(&k.as_str()));
+        q
     }
 }
 
@@ -270,10 +328,15 @@ pub fn target_audience(
     };
     match wanted {
         None => Ok(client.audience.clone()),
-        Some(a) if s.api(a).is_some() => Ok(Some(a.to_owned())),
-        Some(_) => Err(OAuthError::new(
+        Some(a) if s.api(a).is_none() => Err(OAuthError::new(
             ErrorCode::InvalidTarget,
             "the requested resource is not a known API",
+        )),
+        // RFC 8707 2: the client must be allowed tokens for that API (`apis`).
+        Some(a) if client.apis.iter().any(|x| x == a) => Ok(Some(a.to_owned())),
+        Some(_) => Err(OAuthError::new(
+            ErrorCode::InvalidTarget,
+            "this client may not get tokens for the requested resource",
         )),
     }
 }
@@ -299,10 +362,10 @@ pub fn validate(s: &Settings, p: &Params) -> Result<AuthRequest, Rejection> {
     checks::no_request_objects(p).map_err(back)?;
     checks::lengths(p).map_err(back)?;
     let code_challenge = checks::pkce(client, p).map_err(back)?;
-    let scope = checks::scope(s, p).map_err(back)?;
+    let audience = checks::audience(s, client, p).map_err(back)?;
+    let scope = checks::scope(s, p, audience.as_deref()).map_err(back)?;
     let (prompt_none, prompt_login) = checks::prompt(p).map_err(back)?;
     let max_age = checks::max_age(p).map_err(back)?;
-    let audience = checks::audience(s, client, p).map_err(back)?;
     let one = |n: &str| p.one(n).ok().flatten().map(str::to_owned);
     Ok(AuthRequest {
         client_id: client.client_id.to_string(),
@@ -317,7 +380,7 @@ pub fn validate(s: &Settings, p: &Params) -> Result<AuthRequest, Rejection> {
         max_age,
         login_hint: one("login_hint"),
         screen_hint_signup: one("screen_hint").as_deref() == Some("signup"),
-        query: p.last_wins(),
+        extra: checks::extra(p),
     })
 }
 
@@ -354,8 +417,10 @@ pub fn error_redirect(
 }
 
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let params = Params::parse(req.query_string().as_bytes());
-    handle(req, state, params).await
+    match Params::parse(req.query_string().as_bytes()) {
+        Ok(params) => handle(req, state, params).await,
+        Err(e) => pages::error_page(&state.settings, None, 400, &e.to_string()),
+    }
 }
 
 pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
@@ -372,7 +437,10 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes
             "The authorization request must be form-encoded.",
         );
     }
-    handle(req, state, Params::parse(&body)).await
+    match Params::parse(&body) {
+        Ok(params) => handle(req, state, params).await,
+        Err(e) => pages::error_page(&state.settings, None, 400, &e.to_string()),
+    }
 }
 
 async fn handle(req: HttpRequest, state: web::Data<AppState>, params: Params) -> HttpResponse {
@@ -395,7 +463,10 @@ async fn handle(req: HttpRequest, state: web::Data<AppState>, params: Params) ->
 
     // Single sign-on: a live session of this client's connection, fresh enough.
     let now = state.clock.now();
-    let sid = session::read(&req, &session::session_cookie_name(connection.as_str()));
+    let sid = session::read(
+        &req,
+        &session::session_cookie_name(connection.as_str(), s.issuer.is_https()),
+    );
     let existing = match sid {
         Some(sid) => {
             let conn_name = connection.to_string();
@@ -436,6 +507,7 @@ async fn handle(req: HttpRequest, state: web::Data<AppState>, params: Params) ->
                 session: flow::SessionChange::Existing(sess.auth_time),
                 rehash: None,
                 tx_id: None,
+                replaces: None,
             };
             return flow::complete(&state, &auth, client, user, how).await;
         }
@@ -463,11 +535,15 @@ name = "db"
 [[api]]
 audience = "https://api.test"
 scopes = ["orders:read"]
+[[api]]
+audience = "https://admin.test"
+scopes = ["admin:all"]
 [[client]]
 client_id = "web"
 type = "public"
 redirect_uris = ["https://app.test/cb"]
 connection = "db"
+audience = "https://api.test"
 [[client]]
 client_id = "conf"
 type = "confidential"
@@ -481,10 +557,14 @@ connection = "db"
         .unwrap()
     }
 
+    fn parse(b: &[u8]) -> Params {
+        Params::parse(b).unwrap()
+    }
+
     const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
     fn params(extra: &str) -> Params {
-        Params::parse(
+        parse(
             format!(
                 "client_id=web&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&response_type=code&scope=openid&code_challenge={CHALLENGE}&code_challenge_method=S256{extra}"
             )
@@ -504,14 +584,20 @@ connection = "db"
         let a = validate(&settings(), &params("&state=xyz&nonce=n&foo=bar")).unwrap();
         assert_eq!(a.redirect_uri, "https://app.test/cb");
         assert_eq!(a.state.as_deref(), Some("xyz"));
-        assert_eq!(a.query["foo"], "bar");
+        assert_eq!(a.extra["foo"], "bar");
+        assert!(
+            !a.extra.contains_key("state"),
+            "kept once, as a typed field"
+        );
+        let q = a.rule_query();
+        assert_eq!((q["foo"].as_str(), q["state"].as_str()), ("bar", "xyz"));
+        assert_eq!(q["code_challenge_method"], "S256");
     }
 
     #[test]
     fn unknown_client_gets_a_page_not_a_redirect() {
-        let p = Params::parse(
-            b"client_id=nope&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&response_type=code",
-        );
+        let p =
+            parse(b"client_id=nope&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&response_type=code");
         assert!(matches!(validate(&settings(), &p), Err(Rejection::Page(_))));
     }
 
@@ -533,10 +619,7 @@ connection = "db"
                 urlencode(bad)
             );
             assert!(
-                matches!(
-                    validate(&s, &Params::parse(q.as_bytes())),
-                    Err(Rejection::Page(_))
-                ),
+                matches!(validate(&s, &parse(q.as_bytes())), Err(Rejection::Page(_))),
                 "{bad}"
             );
         }
@@ -548,7 +631,7 @@ connection = "db"
 
     #[test]
     fn response_type_must_be_code() {
-        let p = Params::parse(format!("client_id=web&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&response_type=token&code_challenge={CHALLENGE}&code_challenge_method=S256").as_bytes());
+        let p = parse(format!("client_id=web&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&response_type=token&code_challenge={CHALLENGE}&code_challenge_method=S256").as_bytes());
         assert_eq!(
             redirected(validate(&settings(), &p)),
             ErrorCode::UnsupportedResponseType
@@ -558,13 +641,11 @@ connection = "db"
     #[test]
     fn public_clients_need_pkce_s256() {
         let s = settings();
-        let p = Params::parse(
-            b"client_id=web&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&response_type=code",
-        );
+        let p = parse(b"client_id=web&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&response_type=code");
         assert_eq!(redirected(validate(&s, &p)), ErrorCode::InvalidRequest);
-        let plain = Params::parse(format!("client_id=web&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&response_type=code&code_challenge={CHALLENGE}&code_challenge_method=plain").as_bytes());
+        let plain = parse(format!("client_id=web&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&response_type=code&code_challenge={CHALLENGE}&code_challenge_method=plain").as_bytes());
         assert_eq!(redirected(validate(&s, &plain)), ErrorCode::InvalidRequest);
-        let implicit_plain = Params::parse(format!("client_id=web&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&response_type=code&code_challenge={CHALLENGE}").as_bytes());
+        let implicit_plain = parse(format!("client_id=web&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&response_type=code&code_challenge={CHALLENGE}").as_bytes());
         assert_eq!(
             redirected(validate(&s, &implicit_plain)),
             ErrorCode::InvalidRequest
@@ -573,9 +654,8 @@ connection = "db"
 
     #[test]
     fn confidential_clients_may_skip_pkce() {
-        let p = Params::parse(
-            b"client_id=conf&redirect_uri=https%3A%2F%2Fconf.test%2Fcb&response_type=code",
-        );
+        let p =
+            parse(b"client_id=conf&redirect_uri=https%3A%2F%2Fconf.test%2Fcb&response_type=code");
         assert!(validate(&settings(), &p).is_ok());
     }
 
@@ -591,7 +671,7 @@ connection = "db"
     fn unknown_scopes_are_dropped() {
         let a = validate(&settings(), &params("")).unwrap();
         assert_eq!(a.scope, "openid");
-        let p = Params::parse(format!("client_id=web&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&response_type=code&scope=openid+admin+orders:read&code_challenge={CHALLENGE}&code_challenge_method=S256").as_bytes());
+        let p = parse(format!("client_id=web&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&response_type=code&scope=openid+admin+orders:read&code_challenge={CHALLENGE}&code_challenge_method=S256").as_bytes());
         assert_eq!(
             validate(&settings(), &p).unwrap().scope,
             "openid orders:read"
@@ -627,6 +707,24 @@ connection = "db"
         );
         let a = validate(&settings(), &params("&audience=https%3A%2F%2Fapi.test")).unwrap();
         assert_eq!(a.audience.as_deref(), Some("https://api.test"));
+    }
+
+    #[test]
+    fn clients_get_only_their_apis_and_only_those_apis_scopes() {
+        // RFC 8707 2: admin.test is configured, but not one of this client's `apis`.
+        assert_eq!(
+            redirected(validate(
+                &settings(),
+                &params("&resource=https%3A%2F%2Fadmin.test")
+            )),
+            ErrorCode::InvalidTarget
+        );
+        // Another API's scope never rides on a token for this one.
+        let p = parse(format!("client_id=web&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&response_type=code&scope=openid+admin:all+orders:read&code_challenge={CHALLENGE}&code_challenge_method=S256").as_bytes());
+        assert_eq!(
+            validate(&settings(), &p).unwrap().scope,
+            "openid orders:read"
+        );
     }
 
     #[test]

@@ -6,8 +6,10 @@ use base64::Engine;
 
 use crate::config::{Client, Settings};
 use crate::crypto::{ct_eq, sha256};
-use crate::error::OAuthError;
+use crate::error::{ErrorCode, OAuthError};
+use crate::login::session::client_ip;
 use crate::params::Params;
+use crate::startup::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -107,6 +109,36 @@ pub fn authenticate<'a>(
             }
         }
     }
+}
+
+/// `authenticate`, throttled per client id and address: past
+/// `[login] max_client_auth_failures` failures in 5 minutes, that client's
+/// authentication from that address is refused with 429 until the window ends (review
+/// I3). Secrets are random, so this bounds the cost and noise of a flood, not guessing.
+pub fn authenticate_throttled<'a>(
+    state: &'a AppState,
+    req: &HttpRequest,
+    p: &Params,
+) -> Result<(&'a Client, Method), OAuthError> {
+    let claimed = basic(req)
+        .ok()
+        .flatten()
+        .map(|(id, _)| id)
+        .or_else(|| p.one("client_id").ok().flatten().map(str::to_owned))
+        .unwrap_or_default();
+    let ip = client_ip(req, &state.settings.login.trusted_proxies);
+    let now = state.clock.now();
+    if state.client_auth.blocked(&claimed, ip, now).is_some() {
+        return Err(OAuthError::new(
+            ErrorCode::TooManyRequests,
+            "too many failed client authentications; try again later",
+        ));
+    }
+    let res = authenticate(&state.settings, req, p);
+    if matches!(&res, Err(e) if e.code == ErrorCode::InvalidClient) {
+        state.client_auth.failed(&claimed, ip, now);
+    }
+    res
 }
 
 /// `application/x-www-form-urlencoded` bodies only (RFC 6749 3.2).

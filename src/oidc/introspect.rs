@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use crate::crypto::token_hash;
 use crate::error::OAuthError;
-use crate::oidc::client_auth::{authenticate, require_form};
+use crate::oidc::client_auth::{authenticate_throttled, require_form};
 use crate::params::Params;
 use crate::startup::AppState;
 use crate::store;
@@ -22,9 +22,9 @@ pub async fn introspect(
     body: web::Bytes,
 ) -> Result<HttpResponse, OAuthError> {
     require_form(&req)?;
-    let p = Params::parse(&body);
+    let p = Params::parse(&body)?;
     let s = &state.settings;
-    let (client, _) = authenticate(s, &req, &p)?;
+    let (client, _) = authenticate_throttled(&state, &req, &p)?;
     if client.is_public() {
         return Err(OAuthError::invalid_client(
             "only confidential clients may introspect",
@@ -47,11 +47,26 @@ pub async fn introspect(
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_owned();
-        if state
+        // A user's token (it has auth_time; client_credentials tokens have none) is
+        // active only while the user exists, as at /userinfo (review L6).
+        let user_sub = claims
+            .get("auth_time")
+            .and(claims.get("sub"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let live = state
             .store
-            .run(move |c| store::refresh::is_access_token_revoked(c, &jti))
-            .await?
-        {
+            .run(move |c| {
+                if store::refresh::is_access_token_revoked(c, &jti)? {
+                    return Ok(false);
+                }
+                match user_sub {
+                    Some(sub) => Ok(store::users::get(c, &sub)?.is_some()),
+                    None => Ok(true),
+                }
+            })
+            .await?;
+        if !live {
             return Ok(inactive());
         }
         let mut out = json!({"active": true, "token_type": "Bearer"});

@@ -8,7 +8,7 @@ use askama::Template;
 use serde_json::Value;
 
 use crate::config::Client;
-use crate::crypto::{ct_eq, random_token, token_hash};
+use crate::crypto::{ct_eq, token_hash};
 use crate::login::pages::{error_page, html, Brand, LoggedOutPage};
 use crate::login::session;
 use crate::oidc::authorize::redirect_with;
@@ -33,10 +33,14 @@ pub async fn logout(
     body: web::Bytes,
 ) -> HttpResponse {
     let s = &state.settings;
-    let mut p = Params::parse(req.query_string().as_bytes());
-    if req.method() == actix_web::http::Method::POST {
-        p = Params::parse(&body);
-    }
+    let raw: &[u8] = if req.method() == actix_web::http::Method::POST {
+        &body
+    } else {
+        req.query_string().as_bytes()
+    };
+    let Ok(p) = Params::parse(raw) else {
+        return error_page(s, None, 400, "The logout request is not valid UTF-8.");
+    };
     let one = |n: &str| p.one(n).ok().flatten().map(str::to_owned);
     if [
         "id_token_hint",
@@ -118,15 +122,13 @@ pub async fn logout(
         None => None,
     };
 
-    // End the session of the client's connection, or every session this browser holds.
-    let connections: Vec<String> = match client.and_then(|c| c.connection.as_ref()) {
-        Some(c) => vec![c.to_string()],
-        None => s.connections.iter().map(|c| c.name.to_string()).collect(),
-    };
+    // End every session this browser holds, in every connection (review L3): a browser
+    // logged out at one door must not stay signed in at another.
+    let https = s.issuer.is_https();
     let mut ended = Vec::new();
     let mut removals = Vec::new();
-    for conn in &connections {
-        let name = session::session_cookie_name(conn);
+    for conn in s.connections.iter().map(|c| c.name.as_str()) {
+        let name = session::session_cookie_name(conn, https);
         if let Some(sid) = session::read(&req, &name) {
             ended.push(token_hash(&sid));
             removals.push(session::removal(name, s.issuer.is_https()));
@@ -157,17 +159,14 @@ pub async fn logout(
     // Otherwise the user confirms with a token derived from the browser-binding cookie,
     // which a cross-site request can neither read nor send (SameSite=Lax).
     if !hint_matches {
-        let browser = session::read(&req, session::BROWSER_COOKIE);
+        let browser = session::browser_id(&req, &state.secrets, https);
         let expected = browser
             .as_deref()
             .map(|b| token_hash(&format!("logout:{b}")));
         let confirmed = req.method() == actix_web::http::Method::POST
             && matches!((&expected, one("confirm")), (Some(e), Some(c)) if ct_eq(e.as_bytes(), c.as_bytes()));
         if !confirmed {
-            let (browser, new) = match browser {
-                Some(b) => (b, false),
-                None => (random_token(), true),
-            };
+            let (browser, set_cookie) = session::browser_id_or_new(&req, &state.secrets, https);
             let page = LogoutConfirmPage {
                 brand: Brand::of(client),
                 scope: client
@@ -179,13 +178,8 @@ pub async fn logout(
                 state: one("state"),
             };
             let mut res = html(200, page.render());
-            if new {
-                let _ = res.add_cookie(&session::cookie(
-                    session::BROWSER_COOKIE.into(),
-                    browser,
-                    None,
-                    s.issuer.is_https(),
-                ));
+            if let Some(c) = set_cookie {
+                let _ = res.add_cookie(&c);
             }
             return res;
         }
@@ -193,9 +187,14 @@ pub async fn logout(
 
     let now = state.clock.now();
     let cid = client.map(|c| c.client_id.to_string());
+    // A logout that ends nothing writes nothing (review M4: anonymous POSTs must not
+    // grow the audit trail).
     let res = state
         .store
         .write(move |tx| {
+            if ended.is_empty() {
+                return Ok(());
+            }
             for h in &ended {
                 store::sessions::delete(tx, h)?;
             }

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::crypto::token_hash;
 use crate::error::OAuthError;
-use crate::oidc::client_auth::{authenticate, require_form};
+use crate::oidc::client_auth::{authenticate_throttled, require_form};
 use crate::params::Params;
 use crate::startup::AppState;
 use crate::store::{self, audit};
@@ -16,9 +16,9 @@ pub async fn revoke(
     body: web::Bytes,
 ) -> Result<HttpResponse, OAuthError> {
     require_form(&req)?;
-    let p = Params::parse(&body);
+    let p = Params::parse(&body)?;
     let s = &state.settings;
-    let (client, _) = authenticate(s, &req, &p)?;
+    let (client, _) = authenticate_throttled(&state, &req, &p)?;
     let token = p
         .one("token")?
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?

@@ -12,7 +12,7 @@ use crate::crypto::{pkce_s256_matches, random_id, random_token, token_hash};
 use crate::domain::{valid_code_verifier, Scopes};
 use crate::error::{ErrorCode, OAuthError};
 use crate::oidc::authorize::target_audience;
-use crate::oidc::client_auth::{authenticate, require_form};
+use crate::oidc::client_auth::{authenticate_throttled, require_form};
 use crate::params::Params;
 use crate::startup::AppState;
 use crate::store::{self, audit, refresh::RefreshGrant, users::User, StoreError};
@@ -117,8 +117,11 @@ pub fn mint(
                 it.insert("nonce".into(), json!(n));
             }
             it.insert("at_hash".into(), json!(ring.at_hash(&access)));
-            it.insert("email".into(), json!(user.email));
-            it.insert("email_verified".into(), json!(user.email_verified));
+            // OIDC Core 5.4: the address belongs to the `email` scope (review I2).
+            if g.scope.contains("email") {
+                it.insert("email".into(), json!(user.email));
+                it.insert("email_verified".into(), json!(user.email_verified));
+            }
             it.insert("roles".into(), json!(user.roles));
             Some(ring.sign_id_token(&it)?)
         }
@@ -155,9 +158,8 @@ pub async fn token(
     body: web::Bytes,
 ) -> Result<HttpResponse, OAuthError> {
     require_form(&req)?;
-    let params = Params::parse(&body);
-    let s = &state.settings;
-    let (client, _) = authenticate(s, &req, &params)?;
+    let params = Params::parse(&body)?;
+    let (client, _) = authenticate_throttled(&state, &req, &params)?;
     no_repeated_parameters(&params)?;
     let grant_type = params
         .one("grant_type")?
@@ -232,6 +234,30 @@ async fn authorization_code(state: &web::Data<AppState>, client: &Client, p: &Pa
                 "the code is invalid or expired",
             )));
         };
+        // RFC 6749 4.1.3: the code must be this (authenticated) client's, for this
+        // redirect_uri and PKCE verifier, before anything is done about it — a replay by
+        // anyone else is just refused, with no side effect (review L2).
+        if g.client_id != client_id {
+            return Ok(Err(OAuthError::invalid_grant(
+                "the code was issued to another client",
+            )));
+        }
+        if redirect_uri.as_deref() != Some(g.redirect_uri.as_str()) {
+            return Ok(Err(OAuthError::invalid_grant(
+                "redirect_uri does not match the authorization request",
+            )));
+        }
+        match (&g.code_challenge, &verifier) {
+            (Some(ch), Some(v)) if pkce_s256_matches(v, ch) => {}
+            (Some(_), _) => return Ok(Err(OAuthError::invalid_grant("PKCE verification failed"))),
+            // RFC 9700 2.1.1: a verifier without a challenge is a downgrade attempt.
+            (None, Some(_)) => {
+                return Ok(Err(OAuthError::invalid_grant(
+                    "no code_challenge was sent for this code",
+                )))
+            }
+            (None, None) => {}
+        }
         if g.used_at.is_some() {
             // RFC 6749 4.1.2: a code used twice revokes what it bought.
             for family in store::refresh::families_of_code(tx, &code_hash)? {
@@ -253,31 +279,10 @@ async fn authorization_code(state: &web::Data<AppState>, client: &Client, p: &Pa
             )?;
             return Ok(Err(OAuthError::invalid_grant("the code was already used")));
         }
-        if g.client_id != client_id {
-            return Ok(Err(OAuthError::invalid_grant(
-                "the code was issued to another client",
-            )));
-        }
         if g.expires_at <= now {
             return Ok(Err(OAuthError::invalid_grant(
                 "the code is invalid or expired",
             )));
-        }
-        if redirect_uri.as_deref() != Some(g.redirect_uri.as_str()) {
-            return Ok(Err(OAuthError::invalid_grant(
-                "redirect_uri does not match the authorization request",
-            )));
-        }
-        match (&g.code_challenge, &verifier) {
-            (Some(ch), Some(v)) if pkce_s256_matches(v, ch) => {}
-            (Some(_), _) => return Ok(Err(OAuthError::invalid_grant("PKCE verification failed"))),
-            // RFC 9700 2.1.1: a verifier without a challenge is a downgrade attempt.
-            (None, Some(_)) => {
-                return Ok(Err(OAuthError::invalid_grant(
-                    "no code_challenge was sent for this code",
-                )))
-            }
-            (None, None) => {}
         }
         let Some(user) = store::users::get(tx, &g.user_id)? else {
             return Ok(Err(OAuthError::invalid_grant("the user no longer exists")));
@@ -288,7 +293,12 @@ async fn authorization_code(state: &web::Data<AppState>, client: &Client, p: &Pa
         {
             return Ok(Err(not_granted_target()));
         }
-        let scope = Scopes::parse(&g.scope);
+        let mut scope = Scopes::parse(&g.scope);
+        let issues_refresh = offline && scope.contains("offline_access");
+        if !issues_refresh {
+            // Nothing offline is granted without a refresh token (review S5).
+            scope = scope.retain(|x| x != "offline_access");
+        }
         let (access_extra, id_extra) = rule_claims(&g.claims);
         let grant = Grant {
             client_id: &client_id,
@@ -307,7 +317,7 @@ async fn authorization_code(state: &web::Data<AppState>, client: &Client, p: &Pa
         if !store::codes::mark_used(tx, &code_hash, now, &jti, exp)? {
             return Ok(Err(OAuthError::invalid_grant("the code was already used")));
         }
-        let refresh = if offline && scope.contains("offline_access") {
+        let refresh = if issues_refresh {
             let token = random_token();
             let rg = RefreshGrant {
                 family_id: random_id("fam_"),
@@ -324,6 +334,7 @@ async fn authorization_code(state: &web::Data<AppState>, client: &Client, p: &Pa
                 revoked_at: None,
             };
             store::refresh::insert(tx, &token_hash(&token), &rg, now, &jti, exp)?;
+            store::refresh::evict_old_families(tx, &user.id, &client_id)?;
             Some(token)
         } else {
             None
@@ -438,6 +449,8 @@ fn client_credentials(state: &AppState, client: &Client, p: &Params) -> Outcome 
         .api(&audience)
         .map(|a| a.scopes.clone())
         .unwrap_or_default();
+    // The audience is one of this client's `apis` (target_audience): without `scope` it
+    // gets that API's scopes, never another API's (review M6).
     let scope = match p.one("scope")? {
         Some(req) => Scopes::parse(req).retain(|x| api_scopes.iter().any(|a| a == x)),
         None => Scopes::from_vec(api_scopes),

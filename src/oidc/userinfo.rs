@@ -33,7 +33,7 @@ fn bearer(req: &HttpRequest, body: &[u8]) -> Result<String, OAuthError> {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     let from_body = if is_form {
-        Params::parse(body)
+        Params::parse(body)?
             .one("access_token")
             .ok()
             .flatten()

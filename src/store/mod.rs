@@ -44,9 +44,61 @@ pub enum StoreError {
 }
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!(
-        "../../migrations/0001_initial.sql"
-    ))])
+    Migrations::new(vec![
+        M::up(include_str!("../../migrations/0001_initial.sql")),
+        M::up(include_str!("../../migrations/0002_security_review.sql")),
+    ])
+}
+
+/// The data directory holds the signing keys and password hashes: owner only (review M7).
+/// A directory or file others can read is tightened, with a warning.
+fn private_dir(path: &Path) -> Result<(), StoreError> {
+    let err = |source| StoreError::DataDir {
+        path: path.display().to_string(),
+        source,
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        if !path.exists() {
+            return std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(path)
+                .map_err(err);
+        }
+        let mode = std::fs::metadata(path).map_err(err)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(path = %path.display(), mode = format!("{:o}", mode & 0o777), "the data directory was readable by others; restricting it to its owner (0700)");
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(err)?;
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(path).map_err(err)
+}
+
+/// The database and its WAL files: owner only. `warn` when the files existed before (an
+/// upgrade from a version that left them 0644); new files are tightened silently.
+fn private_files(data_dir: &Path, warn: bool) {
+    #[cfg(unix)]
+    for name in ["portico.db", "portico.db-wal", "portico.db-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let p = data_dir.join(name);
+        let Ok(meta) = std::fs::metadata(&p) else {
+            continue;
+        };
+        let mode = meta.permissions().mode();
+        if mode & 0o077 == 0 {
+            continue;
+        }
+        if warn {
+            tracing::warn!(path = %p.display(), mode = format!("{:o}", mode & 0o777), "the database was readable by others; restricting it to its owner (0600)");
+        }
+        if let Err(e) = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)) {
+            tracing::warn!(path = %p.display(), error = %e, "cannot restrict the database file");
+        }
+    }
 }
 
 /// How hard SQLite syncs each commit to disk.
@@ -65,11 +117,9 @@ pub struct Store {
 impl Store {
     /// Create the data directory and the database if needed, and migrate to the latest schema.
     pub fn open(data_dir: &Path, durability: Durability) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
-            path: data_dir.display().to_string(),
-            source,
-        })?;
+        private_dir(data_dir)?;
         let path = data_dir.join("portico.db");
+        let existed = path.exists();
         let sync = match durability {
             Durability::Normal => "NORMAL",
             Durability::Full => "FULL",
@@ -86,8 +136,11 @@ impl Store {
             .build(manager)?;
         {
             let mut conn = pool.get()?;
+            incremental_auto_vacuum(&conn)?;
             migrations().to_latest(&mut conn)?;
+            users::backfill_email_keys(&mut conn)?;
         }
+        private_files(data_dir, existed);
         Ok(Self { pool })
     }
 
@@ -139,8 +192,29 @@ pub fn write_tx<T>(
     Ok(out)
 }
 
-/// Delete what has expired: codes, transactions, sessions, refresh families, revoked jtis.
-pub fn purge_expired(conn: &Conn, now: i64) -> Result<usize, StoreError> {
+/// Freed pages go back to the file system (review H1: after a flood of anonymous login
+/// transactions the file shrank back only with this). A database made before this mode
+/// is converted once, by a VACUUM.
+fn incremental_auto_vacuum(conn: &Conn) -> Result<(), StoreError> {
+    let mode: i64 = conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))?;
+    if mode != 2 {
+        tracing::info!("switching the database to incremental auto-vacuum (one VACUUM)");
+        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;")?;
+    }
+    Ok(())
+}
+
+/// Return the pages freed by purges to the file system.
+pub fn reclaim_space(conn: &Conn) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare("PRAGMA incremental_vacuum")?;
+    let mut rows = stmt.query([])?;
+    while rows.next()?.is_some() {}
+    Ok(())
+}
+
+/// Delete what has expired: codes, transactions, sessions, refresh families, revoked
+/// jtis, and audit events older than the retention.
+pub fn purge_expired(conn: &Conn, now: i64, audit_retention: i64) -> Result<usize, StoreError> {
     let mut n = 0;
     n += conn.execute(
         "DELETE FROM authorization_codes WHERE expires_at < ?1",
@@ -159,6 +233,10 @@ pub fn purge_expired(conn: &Conn, now: i64) -> Result<usize, StoreError> {
     n += conn.execute(
         "DELETE FROM login_failures WHERE (locked_until IS NULL OR locked_until < ?1) AND window_start < ?1 - 86400",
         [now],
+    )?;
+    n += conn.execute(
+        "DELETE FROM audit_events WHERE at < ?1",
+        [now.saturating_sub(audit_retention)],
     )?;
     Ok(n)
 }

@@ -77,6 +77,40 @@ pub fn get(conn: &Conn, token_hash: &str) -> Result<Option<RefreshGrant>, StoreE
         .optional()?)
 }
 
+/// Live refresh families kept per user and client (review M4).
+pub const MAX_FAMILIES_PER_CLIENT: i64 = 20;
+
+/// Evict the oldest live families of `user_id` at `client_id` beyond the cap: their
+/// access tokens are revoked and their rows deleted, so self-service users cannot grow
+/// the table without bound.
+pub fn evict_old_families(
+    conn: &Conn,
+    user_id: &str,
+    client_id: &str,
+) -> Result<usize, StoreError> {
+    let old: Vec<String> = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT family_id FROM refresh_tokens WHERE user_id = ?1 AND client_id = ?2 \
+             AND rotated_at IS NULL AND revoked_at IS NULL \
+             ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?3",
+        )?;
+        let rows = stmt.query_map(params![user_id, client_id, MAX_FAMILIES_PER_CLIENT], |r| {
+            r.get(0)
+        })?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for family in &old {
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO revoked_access_tokens (jti, expires_at) \
+             SELECT access_jti, access_exp FROM refresh_tokens WHERE family_id = ?1 AND access_jti IS NOT NULL",
+        )?
+        .execute([family])?;
+        conn.prepare_cached("DELETE FROM refresh_tokens WHERE family_id = ?1")?
+            .execute([family])?;
+    }
+    Ok(old.len())
+}
+
 /// Retire a token on use. False if it had already been rotated (a replay).
 pub fn mark_rotated(conn: &Conn, token_hash: &str, now: i64) -> Result<bool, StoreError> {
     Ok(conn

@@ -11,6 +11,11 @@ pub struct Session {
     pub auth_time: i64,
 }
 
+/// Live sessions kept per user; a new one evicts the oldest beyond (review M4).
+pub const MAX_PER_USER: i64 = 50;
+
+/// A new session. `replaces` is the session the same browser held in this connection:
+/// it ends here, so an earlier (perhaps stolen) cookie stops working (review L3).
 pub fn create(
     conn: &Conn,
     id_hash: &str,
@@ -18,12 +23,21 @@ pub fn create(
     connection: &str,
     auth_time: i64,
     expires_at: i64,
+    replaces: Option<&str>,
 ) -> Result<(), StoreError> {
+    if let Some(old) = replaces {
+        delete(conn, old)?;
+    }
     conn.prepare_cached(
         "INSERT INTO sessions (id_hash, user_id, connection, auth_time, created_at, expires_at) \
          VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
     )?
     .execute(params![id_hash, user_id, connection, auth_time, expires_at])?;
+    conn.prepare_cached(
+        "DELETE FROM sessions WHERE id_hash IN (SELECT id_hash FROM sessions WHERE user_id = ?1 \
+         ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?2)",
+    )?
+    .execute(params![user_id, MAX_PER_USER])?;
     Ok(())
 }
 

@@ -64,3 +64,20 @@ pub fn clear(conn: &Conn, connection: &str, email: &str) -> Result<(), StoreErro
         .execute(params![connection, email])?;
     Ok(())
 }
+
+/// Give back an attempt reserved by `reserve` whose password was never checked (the
+/// server failed in between): only a verified wrong password counts (review M1).
+pub fn unreserve(
+    conn: &Conn,
+    connection: &str,
+    email: &str,
+    locked_by_it: Option<i64>,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE login_failures SET failures = max(failures - 1, 0), \
+           locked_until = CASE WHEN ?3 IS NOT NULL AND locked_until = ?3 THEN NULL ELSE locked_until END \
+         WHERE connection = ?1 AND email = ?2",
+    )?
+    .execute(params![connection, email, locked_by_it])?;
+    Ok(())
+}

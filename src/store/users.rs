@@ -3,6 +3,7 @@
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::{Conn, StoreError};
+use crate::domain::Email;
 
 #[derive(Clone)]
 pub struct User {
@@ -48,10 +49,12 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
 #[derive(Debug)]
 pub struct EmailTaken;
 
+/// A new user. The address, and any look-alike of it (`Email::key`), must be free in
+/// that connection.
 pub fn create(
     conn: &Conn,
     connection: &str,
-    email: &str,
+    email: &Email,
     password_hash: &str,
     roles: &[String],
     now: i64,
@@ -60,10 +63,11 @@ pub fn create(
     let roles_json =
         serde_json::to_string(roles).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let res = conn.prepare_cached(
-        "INSERT INTO users (id, connection, email, password_hash, roles, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+        "INSERT INTO users (id, connection, email, email_key, password_hash, roles, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
     )?
-    .execute(params![id, connection, email, password_hash, roles_json, now]);
+    .execute(params![id, connection, email.as_str(), email.key(), password_hash, roles_json, now]);
+    let email = email.as_str();
     match res {
         Ok(_) => Ok(Ok(User {
             id,
@@ -132,6 +136,41 @@ pub fn set_password_hash(conn: &Conn, id: &str, hash: &str, now: i64) -> Result<
     conn.prepare_cached("UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1")?
         .execute(params![id, hash, now])?;
     Ok(())
+}
+
+/// Give users from before migration 0002 their look-alike key (the migration left their
+/// id as a placeholder). Two existing look-alikes keep the placeholder on the second one,
+/// with a warning: nothing is merged or lost.
+pub fn backfill_email_keys(conn: &mut Conn) -> Result<usize, StoreError> {
+    let pending: Vec<(String, String)> = {
+        let mut stmt = conn.prepare("SELECT id, email FROM users WHERE email_key = id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    super::write_tx(conn, |tx| {
+        let mut done = 0;
+        for (id, email) in &pending {
+            let key = Email::parse(email)
+                .map(|e| e.key())
+                .unwrap_or_else(|_| email.to_lowercase());
+            match tx.execute(
+                "UPDATE users SET email_key = ?2 WHERE id = ?1",
+                params![id, key],
+            ) {
+                Ok(_) => done += 1,
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    tracing::warn!(user = %id, "this user's e-mail looks like another user's in the same connection; left as it is");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(done)
+    })
 }
 
 /// Count a successful login; returns the new logins_count.

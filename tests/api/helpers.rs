@@ -46,6 +46,11 @@ audience = "https://api.example.com"
 name = "Orders API"
 scopes = ["orders:read", "orders:write"]
 
+[[api]]
+audience = "https://billing.example.com"
+name = "Billing API"
+scopes = ["billing:read"]
+
 [[client]]
 client_id = "customers-web"
 name = "Acme for customers"
@@ -55,6 +60,7 @@ post_logout_redirect_uris = ["http://localhost:3000/"]
 connection = "customers-db"
 grant_types = ["authorization_code", "refresh_token"]
 audience = "https://api.example.com"
+apis = ["https://api.example.com", "https://billing.example.com"]
 [client.branding]
 title = "Acme customers"
 logo = "/static/brands/customers.svg"
@@ -260,7 +266,10 @@ impl TestApp {
         roles: &[&str],
     ) -> String {
         let hash = portico::login::password::hash_now(password).unwrap();
-        let (c, e) = (connection.to_owned(), email.to_owned());
+        let (c, e) = (
+            connection.to_owned(),
+            portico::domain::Email::parse(email).unwrap(),
+        );
         let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
         self.state
             .store

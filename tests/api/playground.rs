@@ -177,7 +177,34 @@ async fn the_playground_callback_refuses_a_forged_state() {
             app.base
         ))
         .await;
-    assert!(location(&r).contains("state+mismatch"));
+    assert_eq!(location(&r), "/playground");
+    let page = app.get("/playground").await.text().await.unwrap();
+    assert!(page.contains("state mismatch"), "{page}");
+    assert!(
+        !app.get("/playground")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("state mismatch"),
+        "shown once"
+    );
+}
+
+#[tokio::test]
+async fn the_playground_shows_no_text_from_its_url() {
+    // Review L7: a link must not put words on the issuer's origin.
+    let app = spawn_app_with(PLAYGROUND).await;
+    let page = app
+        .get("/playground?error=Your+account+was+suspended&error_description=Call+%2B1-555-0100")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !page.contains("suspended") && !page.contains("555"),
+        "{page}"
+    );
 }
 
 #[tokio::test]

@@ -21,13 +21,6 @@ use crate::helpers::*;
 const BACKEND: (&str, &str) = ("backend-app", "backend-secret-0123456789");
 const WORKER: (&str, &str) = ("orders-worker", "worker-secret-0123456789");
 const API: &str = "https://api.example.com";
-const BILLING_API: &str = r#"
-[[api]]
-audience = "https://billing.example.com"
-name = "Billing API"
-scopes = ["billing:read"]
-"#;
-
 /// Assert an OAuth error answer (RFC 6749 5.2) with `status`; return its `error`.
 async fn oauth_error(r: Response, status: u16) -> String {
     let headers = r.headers().clone();
@@ -303,7 +296,7 @@ async fn the_client_library_verifies_signatures_and_at_hash_for_rs256_and_eddsa(
 
 #[tokio::test]
 async fn access_tokens_follow_rfc9068_and_id_tokens_carry_the_oidc_claims() {
-    let app = spawn_app_with(BILLING_API).await;
+    let app = spawn_app().await;
     let t = app
         .signup_tokens("customers-web", "shape@example.com")
         .await;
@@ -1137,7 +1130,7 @@ async fn expired_rows_at(app: &TestApp, at: i64) -> usize {
         .store
         .run(move |c| {
             let tx = c.transaction()?;
-            let n = portico::store::purge_expired(&tx, at)?;
+            let n = portico::store::purge_expired(&tx, at, 90 * 86_400)?;
             tx.rollback()?;
             Ok(n)
         })
