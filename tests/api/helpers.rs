@@ -240,6 +240,45 @@ impl TestApp {
         self.state.clock.now()
     }
 
+    /// A browser behind a trusted proxy that says it is `ip` (X-Forwarded-For): the
+    /// server must list 127.0.0.1 in `[login] trusted_proxies`.
+    pub fn browser_at(&self, ip: &str) -> Browser {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", ip.parse().unwrap());
+        Browser {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .default_headers(headers)
+                .build()
+                .unwrap(),
+            base: self.base.clone(),
+        }
+    }
+
+    /// Like `browser_at`, but keeping no cookies: every request a new browser.
+    pub fn anonymous_at(&self, ip: &str) -> Browser {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", ip.parse().unwrap());
+        Browser {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .default_headers(headers)
+                .build()
+                .unwrap(),
+            base: self.base.clone(),
+        }
+    }
+
+    /// One number from the store, e.g. `select count(*) from sessions`.
+    pub async fn scalar(&self, sql: &'static str) -> i64 {
+        self.state
+            .store
+            .run(move |c| Ok(c.query_row(sql, [], |r| r.get::<_, i64>(0))?))
+            .await
+            .unwrap()
+    }
+
     /// Give up the temporary directory (to start another server on the same data).
     pub fn into_dir(mut self) -> TempDir {
         self._tmp.take().unwrap()

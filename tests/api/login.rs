@@ -767,3 +767,232 @@ async fn single_sign_on_does_not_lift_a_lockout() {
         429
     );
 }
+
+// --- The 2026-11-28 review ---
+
+/// Sign up with `email` in a fresh browser: the redirect's status and the page's alert.
+async fn try_signup(app: &TestApp, email: &str, password: &str) -> (u16, String) {
+    let b = app.new_browser();
+    let f = b.begin("customers-web", &[("screen_hint", "signup")]).await;
+    let r = b.signup(&f, email, password).await;
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn look_alike_and_invisible_addresses_never_become_accounts() {
+    // M8: invisible characters bypassed a domain rule and made look-alike accounts.
+    let app = spawn_app_with(
+        r#"
+[[rule]]
+name = "no-blocked-domain"
+script = '''
+if event.user.email.ends_with("@blocked.example") { api.deny("this domain may not sign in"); }
+'''
+"#,
+    )
+    .await;
+    assert_eq!(try_signup(&app, "alice@example.com", PASSWORD).await.0, 303);
+    assert_eq!(try_signup(&app, "ase@example.com", PASSWORD).await.0, 303);
+    for bad in [
+        "eve3@blocked.example\u{200b}",
+        "eve4@blocked.exam\u{00ad}ple",
+        "eve5@blocked.example\u{2060}",
+        "alice\u{200b}@example.com",
+        "\u{202e}moc.elpmaxe@nimda",
+        "\u{0430}lice@example.com",
+        "\u{ff41}lice@example.com",
+        "\u{feff}alice@example.com",
+        "alice\u{0}@example.com",
+    ] {
+        let (status, page) = try_signup(&app, bad, PASSWORD).await;
+        assert_eq!(status, 400, "{bad:?}");
+        assert!(page.contains("Enter a valid email address."), "{bad:?}");
+    }
+    // An all-Cyrillic local part is one script, but looks exactly like ase@: refused.
+    let (status, page) = try_signup(&app, "\u{0430}\u{0455}\u{0435}@example.com", PASSWORD).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("could not create an account"), "{page}");
+    // Upper case and full-width domains are the same address, and the rule still sees it.
+    let b = app.new_browser();
+    let f = b.begin("customers-web", &[("screen_hint", "signup")]).await;
+    let r = b.signup(&f, "Eve@BLOCKED.\u{ff45}xample", PASSWORD).await;
+    assert_eq!(query_of(&location(&r))["error"], "access_denied");
+    assert_eq!(app.scalar("SELECT count(*) FROM users").await, 3);
+    assert_eq!(
+        app.scalar("SELECT count(*) FROM users WHERE email = 'eve@blocked.example'")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn forms_that_are_not_utf8_are_refused_and_store_nothing() {
+    // M8: invalid UTF-8 became U+FFFD and was stored.
+    let app = spawn_app().await;
+    let f = app
+        .begin("customers-web", &[("screen_hint", "signup")])
+        .await;
+    let body = format!(
+        "tx={}&csrf={}&email=%FF%FEann@example.com&password=a-long-unusual-passphrase",
+        f.tx, f.csrf
+    );
+    let r = app
+        .http
+        .post(format!("{}/signup", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(app.scalar("SELECT count(*) FROM users").await, 0);
+}
+
+#[tokio::test]
+async fn weak_blank_and_invisible_passwords_are_refused() {
+    // L5: a 209-word list, and blank or invisible passwords were accepted.
+    let app = spawn_app().await;
+    for (pw, why) in [
+        ("Password123!", "too common"),
+        ("qwerty123456", "too common"),
+        ("aaaaaaaaab", "too common"),
+        ("          ", "only spaces"),
+        (
+            "\u{200b}\u{200b}\u{200b}\u{200b}\u{200b}\u{200b}\u{200b}\u{200b}\u{200b}\u{200b}",
+            "invisible",
+        ),
+    ] {
+        let (status, page) = try_signup(&app, "pw@example.com", pw).await;
+        assert_eq!(status, 400, "{pw:?}");
+        assert!(page.contains(why), "{pw:?}: {page}");
+    }
+    assert_eq!(app.scalar("SELECT count(*) FROM users").await, 0);
+    // NFKC: the full-width form of a password is the same password.
+    let full_width: String = PASSWORD
+        .chars()
+        .map(|c| {
+            if c.is_ascii_lowercase() {
+                char::from_u32(c as u32 - 0x61 + 0xff41).unwrap()
+            } else {
+                c
+            }
+        })
+        .collect();
+    assert_eq!(
+        try_signup(&app, "nfkc@example.com", &full_width).await.0,
+        303
+    );
+    let b = app.new_browser();
+    b.login_code("customers-web", "nfkc@example.com", PASSWORD)
+        .await;
+}
+
+#[tokio::test]
+async fn a_new_login_ends_the_browsers_previous_session_and_logout_ends_them_all() {
+    // L3: the old session survived a re-login and a logout.
+    let app = spawn_app().await;
+    app.signup_code("customers-web", "sess@example.com").await;
+    app.signup_code("partners-web", "sess@example.com").await;
+    assert_eq!(app.scalar("SELECT count(*) FROM sessions").await, 2);
+    let f = app.begin("customers-web", &[("prompt", "login")]).await;
+    assert_eq!(
+        app.login(&f, "sess@example.com", PASSWORD).await.status(),
+        303
+    );
+    assert_eq!(
+        app.scalar("SELECT count(*) FROM sessions").await,
+        2,
+        "the customers session was replaced, not added"
+    );
+    // Logout through one door ends the sessions of every door in this browser.
+    let page = app
+        .get("/logout?client_id=customers-web")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let confirm = hidden(&page, "confirm");
+    let r = app
+        .post_form(
+            "/logout",
+            &[
+                ("confirm", confirm.as_str()),
+                ("client_id", "customers-web"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.scalar("SELECT count(*) FROM sessions").await, 0);
+    let r = app.authorize("partners-web", &pkce(), &[]).await;
+    assert!(
+        location(&r).starts_with("/login?tx="),
+        "partners session gone too"
+    );
+}
+
+#[tokio::test]
+async fn browser_ids_are_minted_by_the_server_only() {
+    // S3: any 43-character cookie was adopted as the browser id.
+    let app = spawn_app().await;
+    let planted = portico::crypto::random_token();
+    let r = app
+        .http
+        .get(format!(
+            "{}/authorize?client_id=customers-web&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fcallback&response_type=code&scope=openid&code_challenge={}&code_challenge_method=S256",
+            app.base,
+            pkce().challenge
+        ))
+        .header("cookie", format!("portico_browser={planted}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let set: Vec<String> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let minted = set
+        .iter()
+        .find(|c| c.starts_with("portico_browser="))
+        .expect("a server-minted id replaces the planted one");
+    assert!(!minted.contains(&planted));
+}
+
+#[tokio::test]
+async fn https_issuers_use_host_prefixed_secure_cookies() {
+    // S3: `__Host-` names cannot be set by a sibling subdomain or over plain http.
+    let app = spawn_app().await;
+    let text = std::fs::read_to_string(&app.config_path).unwrap().replace(
+        &format!("issuer = \"{}\"", app.base),
+        "issuer = \"https://id.example.com\"",
+    );
+    let settings =
+        portico::config::parse(&text, &app.config_path, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = portico::startup::Application::build_on(
+        settings,
+        portico::clock::Clock::default(),
+        listener,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(server.run_until_stopped());
+    let r = new_http()
+        .get(format!(
+            "http://127.0.0.1:{port}/authorize?client_id=customers-web&redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fcallback&response_type=code&scope=openid&code_challenge={}&code_challenge_method=S256",
+            pkce().challenge
+        ))
+        .send()
+        .await
+        .unwrap();
+    let c = r.headers()["set-cookie"].to_str().unwrap();
+    assert!(c.starts_with("__Host-portico_browser="), "{c}");
+    assert!(
+        c.contains("Secure") && c.contains("Path=/") && !c.contains("Domain"),
+        "{c}"
+    );
+}

@@ -3,11 +3,13 @@
 
 mod helpers;
 
+mod abuse;
 mod browser;
 mod config;
 mod discovery;
 mod durability;
 mod login;
+mod operations;
 mod playground;
 mod rules;
 mod tokens;

@@ -278,3 +278,25 @@ fn the_demo_configuration_tells_the_story() {
     );
     assert!(ok && out.contains("roles: [\"customer\"]"), "{out}");
 }
+
+#[tokio::test]
+async fn a_rule_that_sleeps_is_cut_off_and_denies() {
+    // L1: Rhai's sleep() ignored the wall-clock limit and held a thread.
+    let app = spawn_app_with(
+        r#"
+[[rule]]
+name = "sleeper"
+script = '''
+sleep(30);
+'''
+"#,
+    )
+    .await;
+    let f = app
+        .begin("customers-web", &[("screen_hint", "signup")])
+        .await;
+    let r = app.signup(&f, "sleepy@example.com", PASSWORD).await;
+    let q = query_of(&location(&r));
+    assert_eq!(q["error"], "access_denied");
+    assert!(app.audit_kinds().await.iter().any(|k| k == "rule_failed"));
+}

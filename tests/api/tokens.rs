@@ -1359,3 +1359,209 @@ async fn a_token_request_naming_another_api_is_invalid_target() {
         "invalid_target"
     );
 }
+
+// --- The 2026-11-28 review ---
+
+#[tokio::test]
+async fn a_used_code_replayed_by_another_client_is_refused_and_revokes_nothing() {
+    // L2: anyone holding an old code could revoke the real client's tokens with any
+    // public client_id. Only the authenticated owner's replay revokes now.
+    let app = spawn_app().await;
+    let (code, f) = app.signup_code("backend-app", "owner@example.com").await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", "http://localhost:5000/cb"),
+        ("code_verifier", f.verifier.as_str()),
+    ];
+    let t = ok_json(post_basic(&app, "/token", BACKEND, &form).await).await;
+    let replay = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", "http://localhost:5000/cb"),
+        ("code_verifier", f.verifier.as_str()),
+        ("client_id", "customers-web"),
+    ];
+    let r = app.post_form("/token", &replay).await;
+    assert_eq!(oauth_error(r, 400).await, "invalid_grant");
+    assert!(is_active(&app, s(&t, "access_token")).await);
+    let r = post_basic(
+        &app,
+        "/token",
+        BACKEND,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", s(&t, "refresh_token")),
+        ],
+    )
+    .await;
+    ok_json(r).await;
+    assert!(!app.audit_kinds().await.iter().any(|k| k == "code_replay"));
+}
+
+#[tokio::test]
+async fn introspection_calls_a_deleted_users_token_inactive() {
+    // L6: /userinfo refused a deleted user's token while /introspect said active.
+    let app = spawn_app().await;
+    let t = app.signup_tokens("customers-web", "gone@example.com").await;
+    let at = s(&t, "access_token").to_owned();
+    assert!(is_active(&app, &at).await);
+    app.state
+        .store
+        .run(|c| portico::store::users::delete(c, "customers-db", "gone@example.com"))
+        .await
+        .unwrap();
+    assert!(!is_active(&app, &at).await);
+    refused_by_userinfo(&app, &at).await;
+    // A machine token has no user behind it and stays active.
+    let w = ok_json(
+        post_basic(
+            &app,
+            "/token",
+            WORKER,
+            &[("grant_type", "client_credentials")],
+        )
+        .await,
+    )
+    .await;
+    assert!(is_active(&app, s(&w, "access_token")).await);
+}
+
+#[tokio::test]
+async fn offline_access_is_not_granted_without_a_refresh_token() {
+    // S5: customers-admin has no refresh_token grant; offline_access must not be listed.
+    let app = spawn_app().await;
+    app.signup_code("customers-web", "admin@example.com").await;
+    let p = pkce();
+    let r = app.authorize("customers-admin", &p, &[]).await;
+    let code = query_of(&location(&r))["code"].clone();
+    let t = ok_json(
+        app.post_form(
+            "/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", "customers-admin"),
+                ("code", &code),
+                ("redirect_uri", "http://localhost:3001/callback"),
+                ("code_verifier", &p.verifier),
+            ],
+        )
+        .await,
+    )
+    .await;
+    assert!(t.get("refresh_token").is_none());
+    assert!(!s(&t, "scope").contains("offline_access"), "{t}");
+    assert!(!s(&claims(s(&t, "access_token")), "scope").contains("offline_access"));
+}
+
+#[tokio::test]
+async fn email_claims_need_the_email_scope() {
+    // I2 (OIDC Core 5.4): the ID token carried the address without the email scope.
+    let app = spawn_app().await;
+    // `begin` sends its own scope, so the request is built by hand.
+    let b = app.new_browser();
+    let p = pkce();
+    let qs = serde_urlencoded::to_string([
+        ("client_id", "customers-web"),
+        ("redirect_uri", "http://localhost:3000/callback"),
+        ("response_type", "code"),
+        ("scope", "openid"),
+        ("nonce", "n"),
+        ("code_challenge", p.challenge.as_str()),
+        ("code_challenge_method", "S256"),
+        ("screen_hint", "signup"),
+    ])
+    .unwrap();
+    let r = b.get(&format!("/authorize?{qs}")).await;
+    let page = b.get(&location(&r)).await.text().await.unwrap();
+    let r = b
+        .post_form(
+            "/signup",
+            &[
+                ("tx", &hidden(&page, "tx")),
+                ("csrf", &hidden(&page, "csrf")),
+                ("email", "quiet@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    let code = query_of(&location(&r))["code"].clone();
+    let t = ok_json(
+        b.post_form(
+            "/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", "customers-web"),
+                ("code", &code),
+                ("redirect_uri", "http://localhost:3000/callback"),
+                ("code_verifier", &p.verifier),
+            ],
+        )
+        .await,
+    )
+    .await;
+    let id = claims(s(&t, "id_token"));
+    assert!(
+        id.get("email").is_none() && id.get("email_verified").is_none(),
+        "{id}"
+    );
+    assert!(id["roles"].is_array());
+}
+
+#[tokio::test]
+async fn clients_get_tokens_only_for_their_apis_and_only_those_apis_scopes() {
+    // M6: any client could get tokens for any configured API, with all its scopes.
+    let app = spawn_app().await;
+    // orders-worker's apis default to its audience: the Billing API is not one of them.
+    let r = post_basic(
+        &app,
+        "/token",
+        WORKER,
+        &[
+            ("grant_type", "client_credentials"),
+            ("resource", "https://billing.example.com"),
+        ],
+    )
+    .await;
+    assert_eq!(oauth_error(r, 400).await, "invalid_target");
+    let r = post_basic(
+        &app,
+        "/token",
+        WORKER,
+        &[
+            ("grant_type", "client_credentials"),
+            ("scope", "orders:read billing:read"),
+        ],
+    )
+    .await;
+    assert_eq!(ok_json(r).await["scope"], "orders:read");
+
+    // partners-web may not ask for the Billing API either; customers-web lists it.
+    let p = pkce();
+    let r = app
+        .authorize(
+            "partners-web",
+            &p,
+            &[("resource", "https://billing.example.com")],
+        )
+        .await;
+    assert_eq!(query_of(&location(&r))["error"], "invalid_target");
+    let f = app
+        .begin(
+            "customers-web",
+            &[
+                ("screen_hint", "signup"),
+                ("resource", "https://billing.example.com"),
+            ],
+        )
+        .await;
+    let r = app.signup(&f, "billing2@example.com", PASSWORD).await;
+    let code = query_of(&location(&r))["code"].clone();
+    let t = ok_json(app.exchange(&f, &code).await).await;
+    let at = claims(s(&t, "access_token"));
+    assert_eq!(at["aud"], "https://billing.example.com");
+    assert!(
+        !s(&at, "scope").contains("orders:read"),
+        "the Orders API scope does not ride on a Billing API token: {at}"
+    );
+}
