@@ -82,6 +82,8 @@ pub struct TokenSettings {
     pub id_token_ttl: i64,
     pub refresh_token_ttl: i64,
     pub code_ttl: i64,
+    /// Live refresh-token families per user and client; the oldest beyond are revoked.
+    pub max_refresh_families: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -317,6 +319,7 @@ struct RawTokens {
     id_token_ttl_secs: Option<i64>,
     refresh_token_ttl_secs: Option<i64>,
     code_ttl_secs: Option<i64>,
+    max_refresh_families: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -482,6 +485,7 @@ const TOKEN_KEYS: &[&str] = &[
     "id_token_ttl_secs",
     "refresh_token_ttl_secs",
     "code_ttl_secs",
+    "max_refresh_families",
 ];
 const LOGIN_KEYS: &[&str] = &[
     "hash_concurrency",
@@ -832,7 +836,14 @@ fn validate(c: &mut Checker, root: &mut toml::Table, config_dir: &Path) -> Optio
             2_592_000,
         ),
         code_ttl: ttl("code_ttl_secs", raw_tokens.code_ttl_secs, 60),
+        max_refresh_families: raw_tokens.max_refresh_families.unwrap_or(20),
     };
+    if !(1..=1_000_000).contains(&tokens.max_refresh_families) {
+        c.add(
+            "tokens",
+            "max_refresh_families must be between 1 and 1000000",
+        );
+    }
     if tokens.code_ttl > 600 {
         c.add(
             "tokens",

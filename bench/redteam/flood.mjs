@@ -50,6 +50,15 @@ function authorizeQuery(kind) {
   return base + '&state=s';
 }
 
+// 303 to the login form (a transaction was parked) or back to the client with an error.
+const where = (r) => {
+  const loc = r.headers.get('location') || '';
+  if (r.status !== 303) return r.status;
+  if (loc.startsWith('/login') || loc.startsWith('/signup')) return '303-form';
+  const e = /[?&]error=([^&]+)/.exec(loc);
+  return e ? `303-error=${e[1]}` : '303-other';
+};
+
 async function authorizeWorker(kind, xff, keep, shared) {
   while (Date.now() < end) {
     const headers = { ...xffOf(xff) };
@@ -57,7 +66,7 @@ async function authorizeWorker(kind, xff, keep, shared) {
     const r = await fetch(`${ISS}/authorize?${authorizeQuery(kind)}`, { redirect: 'manual', headers });
     await r.arrayBuffer();
     if (keep && !shared.cookie) { const c = cookieOf(r); if (c) shared.cookie = c; }
-    count(r.status);
+    count(where(r));
   }
 }
 
@@ -136,7 +145,7 @@ if (MODE === 'authorize') {
   const shared = {};
   if (ARGS[2] === 'keep') { // mint the one browser cookie first
     const r = await fetch(`${ISS}/authorize?${authorizeQuery(ARGS[0])}`, { redirect: 'manual', headers: xffOf(ARGS[1]) });
-    await r.arrayBuffer(); shared.cookie = cookieOf(r); count(r.status);
+    await r.arrayBuffer(); shared.cookie = cookieOf(r); count(where(r));
   }
   for (let w = 0; w < conc; w++) workers.push(authorizeWorker(ARGS[0], ARGS[1], ARGS[2] === 'keep', shared));
   extra.query_bytes = authorizeQuery(ARGS[0]).length;

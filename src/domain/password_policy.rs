@@ -111,6 +111,8 @@ mod tests {
             "another-long-password",
             "correct horse battery staple",
             "Ünïcode-pässwörd-Straße",
+            // bench/driver's password.
+            "bench-password-0123456789",
         ] {
             assert_eq!(check(ok), Ok(()), "{ok}");
         }

@@ -334,7 +334,12 @@ async fn authorization_code(state: &web::Data<AppState>, client: &Client, p: &Pa
                 revoked_at: None,
             };
             store::refresh::insert(tx, &token_hash(&token), &rg, now, &jti, exp)?;
-            store::refresh::evict_old_families(tx, &user.id, &client_id)?;
+            store::refresh::evict_old_families(
+                tx,
+                &user.id,
+                &client_id,
+                settings.tokens.max_refresh_families,
+            )?;
             Some(token)
         } else {
             None

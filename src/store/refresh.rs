@@ -77,16 +77,14 @@ pub fn get(conn: &Conn, token_hash: &str) -> Result<Option<RefreshGrant>, StoreE
         .optional()?)
 }
 
-/// Live refresh families kept per user and client (review M4).
-pub const MAX_FAMILIES_PER_CLIENT: i64 = 20;
-
-/// Evict the oldest live families of `user_id` at `client_id` beyond the cap: their
+/// Evict the oldest live families of `user_id` at `client_id` beyond `keep`: their
 /// access tokens are revoked and their rows deleted, so self-service users cannot grow
-/// the table without bound.
+/// the table without bound (review M4).
 pub fn evict_old_families(
     conn: &Conn,
     user_id: &str,
     client_id: &str,
+    keep: i64,
 ) -> Result<usize, StoreError> {
     let old: Vec<String> = {
         let mut stmt = conn.prepare_cached(
@@ -94,9 +92,7 @@ pub fn evict_old_families(
              AND rotated_at IS NULL AND revoked_at IS NULL \
              ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?3",
         )?;
-        let rows = stmt.query_map(params![user_id, client_id, MAX_FAMILIES_PER_CLIENT], |r| {
-            r.get(0)
-        })?;
+        let rows = stmt.query_map(params![user_id, client_id, keep], |r| r.get(0))?;
         rows.collect::<Result<_, _>>()?
     };
     for family in &old {
