@@ -10,7 +10,7 @@
 use std::env;
 
 use actix_web::{web, App, HttpServer};
-use portico::demo_api;
+use portico::demo::demo_api;
 use portico_verify::Verifier;
 
 fn setting(name: &str, default: &str) -> String {

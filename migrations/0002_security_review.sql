@@ -5,6 +5,7 @@
 ALTER TABLE login_transactions ADD COLUMN ip_bucket TEXT NOT NULL DEFAULT '';
 CREATE INDEX login_transactions_browser ON login_transactions (browser, created_at);
 CREATE INDEX login_transactions_ip ON login_transactions (ip_bucket, created_at);
+CREATE INDEX login_transactions_created ON login_transactions (created_at);
 
 -- M8: the look-alike key of the e-mail (domain::Email::key), unique per connection.
 -- Existing rows get their id as a placeholder; Store::open computes the real keys.

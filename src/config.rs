@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::domain::{ClientId, ConnectionName, Issuer, RedirectUri, Scopes};
+use crate::domain::{ClientId, ConnectionName, Issuer, RedirectUri, Scopes, SigningAlg};
 use crate::rules::{CompiledRule, RuleSet};
 
 /// One problem found in the configuration: where, and why.
@@ -47,31 +47,6 @@ impl fmt::Display for ConfigError {
             writeln!(f, "  {p}")?;
         }
         Ok(())
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SigningAlg {
-    Es256,
-    Rs256,
-    EdDsa,
-}
-
-impl SigningAlg {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "ES256" => Some(Self::Es256),
-            "RS256" => Some(Self::Rs256),
-            "EdDSA" => Some(Self::EdDsa),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Es256 => "ES256",
-            Self::Rs256 => "RS256",
-            Self::EdDsa => "EdDSA",
-        }
     }
 }
 
@@ -630,6 +605,13 @@ impl Checker {
     }
 }
 
+/// ` (did you mean "x"?)` when `name` is a near miss of one of `known`, else nothing.
+pub fn did_you_mean(name: &str, known: &[&str]) -> String {
+    closest(name, known)
+        .map(|s| format!(" (did you mean \"{s}\"?)"))
+        .unwrap_or_default()
+}
+
 /// A near miss for "did you mean": same keys except one typo.
 fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
     fn distance(a: &str, b: &str) -> usize {
@@ -876,7 +858,7 @@ fn validate(c: &mut Checker, root: &mut toml::Table, config_dir: &Path) -> Optio
                     None
                 }
             })
-            .map(crate::login::throttle::normalise)
+            .map(crate::idp::throttle::normalise)
             .collect(),
         max_signups_per_ip: raw_login.max_signups_per_ip.unwrap_or(20).max(1),
         signup_window: raw_login.signup_window_secs.unwrap_or(3600),

@@ -1,10 +1,9 @@
-//! The hosted pages: login and sign-up forms branded per client, the SSO session
-//! cookies, CSRF binding, brute-force throttling and the completion of a login
-//! (rules, then the authorization code).
+//! The hosted pages as HTTP: `/login` and `/signup`, branded by the client that asked and
+//! bound to its connection. The decisions (password checks, throttling, sign-up, the
+//! completion of a login) are the core's (idp); here forms are read, cookies set and
+//! pages rendered.
 
-pub mod device;
-pub mod flow;
-pub mod pages;
-pub mod password;
-pub mod session;
-pub mod throttle;
+mod form;
+pub mod login_page;
+pub mod signup_page;
+mod transaction;

@@ -4,7 +4,7 @@ use actix_web::{http::header, web, HttpResponse};
 use serde_json::json;
 
 use crate::config::{GrantType, Settings};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The metadata document: every URL derived from the issuer, only what works advertised.
 pub fn document(s: &Settings) -> bytes::Bytes {

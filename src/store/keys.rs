@@ -1,9 +1,8 @@
 //! Signing keys: private keys (sealed under the server secret), when each starts to sign,
 //! when it stopped, and whether it was withdrawn.
 
-use rusqlite::params;
-
-use super::{Conn, StoreError};
+use super::db::{args, Db};
+use super::StoreError;
 
 #[derive(Clone)]
 pub struct StoredKey {
@@ -21,71 +20,80 @@ pub struct StoredKey {
     pub withdrawn_at: Option<i64>,
 }
 
-pub fn all(conn: &Conn) -> Result<Vec<StoredKey>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+pub fn all(db: &mut Db<'_>) -> Result<Vec<StoredKey>, StoreError> {
+    db.query_all(
         "SELECT kid, alg, private_pem, created_at, COALESCE(activates_at, created_at), retired_at, withdrawn_at \
-         FROM signing_keys ORDER BY created_at, rowid",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(StoredKey {
-            kid: r.get(0)?,
-            alg: r.get(1)?,
-            private_pem: r.get(2)?,
-            created_at: r.get(3)?,
-            activates_at: r.get(4)?,
-            retired_at: r.get(5)?,
-            withdrawn_at: r.get(6)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+         FROM signing_keys ORDER BY created_at, kid",
+        &[],
+        |r| {
+            Ok(StoredKey {
+                kid: r.text(0)?,
+                alg: r.text(1)?,
+                private_pem: r.text(2)?,
+                created_at: r.int(3)?,
+                activates_at: r.int(4)?,
+                retired_at: r.opt_int(5)?,
+                withdrawn_at: r.opt_int(6)?,
+            })
+        },
+    )
 }
 
-pub fn insert(conn: &Conn, key: &StoredKey) -> Result<(), StoreError> {
-    conn.execute(
-        "INSERT INTO signing_keys (kid, alg, private_pem, created_at, activates_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![key.kid, key.alg, key.private_pem, key.created_at, key.activates_at],
+pub fn insert(db: &mut Db<'_>, key: &StoredKey) -> Result<(), StoreError> {
+    db.execute(
+        "INSERT INTO signing_keys (kid, alg, private_pem, created_at, activates_at) VALUES ($1, $2, $3, $4, $5)",
+        args![&key.kid, &key.alg, &key.private_pem, key.created_at, key.activates_at],
     )?;
     Ok(())
 }
 
 /// Replace a key's stored private key (sealing it, or re-sealing under a new secret).
-pub fn set_private(conn: &Conn, kid: &str, sealed: &str) -> Result<(), StoreError> {
-    conn.execute(
-        "UPDATE signing_keys SET private_pem = ?2 WHERE kid = ?1",
-        params![kid, sealed],
+pub fn set_private(db: &mut Db<'_>, kid: &str, sealed: &str) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE signing_keys SET private_pem = $2 WHERE kid = $1",
+        args![kid, sealed],
     )?;
     Ok(())
 }
 
 /// Keys that a newer, already active key replaced: retired as of that key's activation.
-pub fn retire_superseded(conn: &Conn, now: i64) -> Result<usize, StoreError> {
-    Ok(conn.execute(
-        "UPDATE signing_keys SET retired_at = ( \
-             SELECT min(n.activates_at) FROM signing_keys n \
-             WHERE n.withdrawn_at IS NULL AND n.activates_at <= ?1 \
-               AND (n.activates_at > COALESCE(signing_keys.activates_at, signing_keys.created_at) \
-                    OR (n.activates_at = COALESCE(signing_keys.activates_at, signing_keys.created_at) AND n.rowid > signing_keys.rowid))) \
-         WHERE retired_at IS NULL AND withdrawn_at IS NULL AND EXISTS ( \
-             SELECT 1 FROM signing_keys n \
-             WHERE n.withdrawn_at IS NULL AND n.activates_at <= ?1 \
-               AND (n.activates_at > COALESCE(signing_keys.activates_at, signing_keys.created_at) \
-                    OR (n.activates_at = COALESCE(signing_keys.activates_at, signing_keys.created_at) AND n.rowid > signing_keys.rowid)))",
-        [now],
-    )?)
+pub fn retire_superseded(db: &mut Db<'_>, now: i64) -> Result<usize, StoreError> {
+    let keys = all(db)?;
+    let mut n = 0;
+    for k in keys
+        .iter()
+        .filter(|k| k.retired_at.is_none() && k.withdrawn_at.is_none())
+    {
+        // The first key activated after this one (and already active) supersedes it.
+        let successor = keys
+            .iter()
+            .filter(|n| n.withdrawn_at.is_none() && n.kid != k.kid)
+            .filter(|n| n.activates_at <= now)
+            .filter(|n| (n.activates_at, n.created_at) > (k.activates_at, k.created_at))
+            .map(|n| n.activates_at)
+            .min();
+        if let Some(at) = successor {
+            n += db.execute(
+                "UPDATE signing_keys SET retired_at = $2 WHERE kid = $1 AND retired_at IS NULL",
+                args![&k.kid, at],
+            )?;
+        }
+    }
+    Ok(n)
 }
 
 /// Withdraw a key at once; false when there is no such key.
-pub fn withdraw(conn: &Conn, kid: &str, now: i64) -> Result<bool, StoreError> {
-    Ok(conn.execute(
-        "UPDATE signing_keys SET withdrawn_at = ?2, retired_at = COALESCE(retired_at, ?2) WHERE kid = ?1 AND withdrawn_at IS NULL",
-        params![kid, now],
+pub fn withdraw(db: &mut Db<'_>, kid: &str, now: i64) -> Result<bool, StoreError> {
+    Ok(db.execute(
+        "UPDATE signing_keys SET withdrawn_at = $2, retired_at = COALESCE(retired_at, $2) WHERE kid = $1 AND withdrawn_at IS NULL",
+        args![kid, now],
     )? > 0)
 }
 
 /// Forget keys retired before `cutoff`: no token they signed can still be valid.
-pub fn delete_retired_before(conn: &Conn, cutoff: i64) -> Result<usize, StoreError> {
-    Ok(conn.execute(
-        "DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < ?1",
-        [cutoff],
-    )?)
+pub fn delete_retired_before(db: &mut Db<'_>, cutoff: i64) -> Result<usize, StoreError> {
+    db.execute(
+        "DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < $1",
+        args![cutoff],
+    )
 }

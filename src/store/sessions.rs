@@ -1,8 +1,7 @@
 //! Single-sign-on sessions, keyed by the SHA-256 of the cookie value.
 
-use rusqlite::{params, OptionalExtension};
-
-use super::{Conn, StoreError};
+use super::db::{args, Db};
+use super::StoreError;
 
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -17,7 +16,7 @@ pub const MAX_PER_USER: i64 = 50;
 /// A new session. `replaces` is the session the same browser held in this connection:
 /// it ends here, so an earlier (perhaps stolen) cookie stops working (review L3).
 pub fn create(
-    conn: &Conn,
+    db: &mut Db<'_>,
     id_hash: &str,
     user_id: &str,
     connection: &str,
@@ -26,53 +25,52 @@ pub fn create(
     replaces: Option<&str>,
 ) -> Result<(), StoreError> {
     if let Some(old) = replaces {
-        delete(conn, old)?;
+        delete(db, old)?;
     }
-    conn.prepare_cached(
+    db.execute(
         "INSERT INTO sessions (id_hash, user_id, connection, auth_time, created_at, expires_at) \
-         VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
-    )?
-    .execute(params![id_hash, user_id, connection, auth_time, expires_at])?;
-    conn.prepare_cached(
-        "DELETE FROM sessions WHERE id_hash IN (SELECT id_hash FROM sessions WHERE user_id = ?1 \
-         ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?2)",
-    )?
-    .execute(params![user_id, MAX_PER_USER])?;
+         VALUES ($1, $2, $3, $4, $4, $5)",
+        args![id_hash, user_id, connection, auth_time, expires_at],
+    )?;
+    db.execute(
+        "DELETE FROM sessions WHERE id_hash IN (SELECT id_hash FROM sessions WHERE user_id = $1 \
+         ORDER BY created_at DESC, rowid DESC LIMIT ALL OFFSET $2)",
+        args![user_id, MAX_PER_USER],
+    )?;
     Ok(())
 }
 
 /// A live session of that connection, or none.
 pub fn get(
-    conn: &Conn,
+    db: &mut Db<'_>,
     id_hash: &str,
     connection: &str,
     now: i64,
 ) -> Result<Option<Session>, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT user_id, connection, auth_time FROM sessions \
-             WHERE id_hash = ?1 AND connection = ?2 AND expires_at > ?3",
-        )?
-        .query_row(params![id_hash, connection, now], |r| {
+    db.query_opt(
+        "SELECT user_id, connection, auth_time FROM sessions \
+         WHERE id_hash = $1 AND connection = $2 AND expires_at > $3",
+        args![id_hash, connection, now],
+        |r| {
             Ok(Session {
-                user_id: r.get(0)?,
-                connection: r.get(1)?,
-                auth_time: r.get(2)?,
+                user_id: r.text(0)?,
+                connection: r.text(1)?,
+                auth_time: r.int(2)?,
             })
-        })
-        .optional()?)
+        },
+    )
 }
 
-pub fn delete(conn: &Conn, id_hash: &str) -> Result<(), StoreError> {
-    conn.prepare_cached("DELETE FROM sessions WHERE id_hash = ?1")?
-        .execute([id_hash])?;
+pub fn delete(db: &mut Db<'_>, id_hash: &str) -> Result<(), StoreError> {
+    db.execute("DELETE FROM sessions WHERE id_hash = $1", args![id_hash])?;
     Ok(())
 }
 
 /// The user of a session, live or not.
-pub fn user_of(conn: &Conn, id_hash: &str) -> Result<Option<String>, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT user_id FROM sessions WHERE id_hash = ?1")?
-        .query_row([id_hash], |r| r.get(0))
-        .optional()?)
+pub fn user_of(db: &mut Db<'_>, id_hash: &str) -> Result<Option<String>, StoreError> {
+    db.query_opt(
+        "SELECT user_id FROM sessions WHERE id_hash = $1",
+        args![id_hash],
+        |r| r.text(0),
+    )
 }

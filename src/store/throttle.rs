@@ -4,9 +4,8 @@
 //! parallel guesses cannot all pass a "not locked yet" check before any failure is
 //! recorded. A success clears the account's record.
 
-use rusqlite::{params, OptionalExtension};
-
-use super::{Conn, StoreError};
+use super::db::{args, Db};
+use super::StoreError;
 
 /// The outcome of reserving one login attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,62 +21,66 @@ pub enum Attempt {
 /// `window` seconds without a success, the account locks for 60 s, doubling with each
 /// further attempt up to an hour; while locked, attempts are refused and not counted.
 pub fn reserve(
-    conn: &Conn,
+    db: &mut Db<'_>,
     connection: &str,
     email: &str,
     now: i64,
     window: i64,
     max: u32,
 ) -> Result<Attempt, StoreError> {
-    let locked: Option<i64> = conn
-        .prepare_cached(
-            "SELECT locked_until FROM login_failures WHERE connection = ?1 AND email = ?2 AND locked_until > ?3",
-        )?
-        .query_row(params![connection, email, now], |r| r.get(0))
-        .optional()?;
+    let locked = db.query_opt(
+        "SELECT locked_until FROM login_failures WHERE connection = $1 AND email = $2 AND locked_until > $3",
+        args![connection, email, now],
+        |r| r.int(0),
+    )?;
     if let Some(until) = locked {
         return Ok(Attempt::Locked(until));
     }
-    let failures: i64 = conn
-        .prepare_cached(
-            "INSERT INTO login_failures (connection, email, failures, window_start) VALUES (?1, ?2, 1, ?3) \
-             ON CONFLICT (connection, email) DO UPDATE SET \
-               failures = CASE WHEN window_start < ?3 - ?4 AND locked_until IS NULL THEN 1 ELSE failures + 1 END, \
-               window_start = CASE WHEN window_start < ?3 - ?4 AND locked_until IS NULL THEN ?3 ELSE window_start END \
-             RETURNING failures",
-        )?
-        .query_row(params![connection, email, now, window], |r| r.get(0))?;
+    let failures = db.query_one(
+        "INSERT INTO login_failures (connection, email, failures, window_start) VALUES ($1, $2, 1, $3) \
+         ON CONFLICT (connection, email) DO UPDATE SET \
+           failures = CASE WHEN login_failures.window_start < $3 - $4 AND login_failures.locked_until IS NULL \
+                           THEN 1 ELSE login_failures.failures + 1 END, \
+           window_start = CASE WHEN login_failures.window_start < $3 - $4 AND login_failures.locked_until IS NULL \
+                           THEN $3 ELSE login_failures.window_start END \
+         RETURNING failures",
+        args![connection, email, now, window],
+        |r| r.int(0),
+    )?;
     let over = failures - i64::from(max);
     if over < 0 {
         return Ok(Attempt::Allowed { locks: None });
     }
     let until = now + (60i64 << over.min(6)).min(3600);
-    conn.prepare_cached(
-        "UPDATE login_failures SET locked_until = ?3 WHERE connection = ?1 AND email = ?2",
-    )?
-    .execute(params![connection, email, until])?;
+    db.execute(
+        "UPDATE login_failures SET locked_until = $3 WHERE connection = $1 AND email = $2",
+        args![connection, email, until],
+    )?;
     Ok(Attempt::Allowed { locks: Some(until) })
-}
-
-pub fn clear(conn: &Conn, connection: &str, email: &str) -> Result<(), StoreError> {
-    conn.prepare_cached("DELETE FROM login_failures WHERE connection = ?1 AND email = ?2")?
-        .execute(params![connection, email])?;
-    Ok(())
 }
 
 /// Give back an attempt reserved by `reserve` whose password was never checked (the
 /// server failed in between): only a verified wrong password counts (review M1).
 pub fn unreserve(
-    conn: &Conn,
+    db: &mut Db<'_>,
     connection: &str,
     email: &str,
     locked_by_it: Option<i64>,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "UPDATE login_failures SET failures = max(failures - 1, 0), \
-           locked_until = CASE WHEN ?3 IS NOT NULL AND locked_until = ?3 THEN NULL ELSE locked_until END \
-         WHERE connection = ?1 AND email = ?2",
-    )?
-    .execute(params![connection, email, locked_by_it])?;
+    db.execute(
+        "UPDATE login_failures SET \
+           failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END, \
+           locked_until = CASE WHEN $3 IS NOT NULL AND locked_until = $3 THEN NULL ELSE locked_until END \
+         WHERE connection = $1 AND email = $2",
+        args![connection, email, locked_by_it],
+    )?;
+    Ok(())
+}
+
+pub fn clear(db: &mut Db<'_>, connection: &str, email: &str) -> Result<(), StoreError> {
+    db.execute(
+        "DELETE FROM login_failures WHERE connection = $1 AND email = $2",
+        args![connection, email],
+    )?;
     Ok(())
 }

@@ -1,8 +1,7 @@
 //! The users table: one row per user per connection.
 
-use rusqlite::{params, OptionalExtension, Row};
-
-use super::{Conn, StoreError};
+use super::db::{args, Db, Row};
+use super::StoreError;
 use crate::domain::Email;
 
 #[derive(Clone)]
@@ -31,28 +30,31 @@ impl std::fmt::Debug for User {
 const COLUMNS: &str =
     "id, connection, email, email_verified, password_hash, roles, logins_count, created_at";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
-    let roles: String = r.get(5)?;
+fn from_row(r: &Row<'_, '_>) -> Result<User, StoreError> {
     Ok(User {
-        id: r.get(0)?,
-        connection: r.get(1)?,
-        email: r.get(2)?,
-        email_verified: r.get::<_, i64>(3)? != 0,
-        password_hash: r.get(4)?,
-        roles: serde_json::from_str(&roles).unwrap_or_default(),
-        logins_count: r.get(6)?,
-        created_at: r.get(7)?,
+        id: r.text(0)?,
+        connection: r.text(1)?,
+        email: r.text(2)?,
+        email_verified: r.flag(3)?,
+        password_hash: r.text(4)?,
+        roles: serde_json::from_str(&r.text(5)?).unwrap_or_default(),
+        logins_count: r.int(6)?,
+        created_at: r.int(7)?,
     })
 }
 
-/// The e-mail is already registered in that connection.
+/// The e-mail, or a look-alike of it, is already registered in that connection.
 #[derive(Debug)]
 pub struct EmailTaken;
+
+fn roles_json(roles: &[String]) -> Result<String, StoreError> {
+    serde_json::to_string(roles).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
 
 /// A new user. The address, and any look-alike of it (`Email::key`), must be free in
 /// that connection.
 pub fn create(
-    conn: &Conn,
+    db: &mut Db<'_>,
     connection: &str,
     email: &Email,
     password_hash: &str,
@@ -60,125 +62,135 @@ pub fn create(
     now: i64,
 ) -> Result<Result<User, EmailTaken>, StoreError> {
     let id = crate::crypto::random_id("usr_");
-    let roles_json =
-        serde_json::to_string(roles).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let res = conn.prepare_cached(
+    let key = email.key();
+    let taken = db.query_opt(
+        "SELECT 1 FROM users WHERE connection = $1 AND (email = $2 OR email_key = $3)",
+        args![connection, email.as_str(), &key],
+        |_| Ok(()),
+    )?;
+    if taken.is_some() {
+        return Ok(Err(EmailTaken));
+    }
+    let res = db.execute(
         "INSERT INTO users (id, connection, email, email_key, password_hash, roles, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-    )?
-    .execute(params![id, connection, email.as_str(), email.key(), password_hash, roles_json, now]);
-    let email = email.as_str();
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+        args![&id, connection, email.as_str(), &key, password_hash, &roles_json(roles)?, now],
+    );
     match res {
         Ok(_) => Ok(Ok(User {
             id,
             connection: connection.to_owned(),
-            email: email.to_owned(),
+            email: email.to_string(),
             email_verified: false,
             password_hash: password_hash.to_owned(),
             roles: roles.to_vec(),
             logins_count: 0,
             created_at: now,
         })),
-        Err(rusqlite::Error::SqliteFailure(e, _))
-            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-        {
-            Ok(Err(EmailTaken))
-        }
-        Err(e) => Err(e.into()),
+        // A concurrent sign-up of the same address won the race.
+        Err(e) if e.is_conflict() => Ok(Err(EmailTaken)),
+        Err(e) => Err(e),
     }
 }
 
 pub fn find_by_email(
-    conn: &Conn,
+    db: &mut Db<'_>,
     connection: &str,
     email: &str,
 ) -> Result<Option<User>, StoreError> {
-    Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM users WHERE connection = ?1 AND email = ?2 COLLATE NOCASE"
-        ))?
-        .query_row(params![connection, email], from_row)
-        .optional()?)
+    db.query_opt(
+        &format!("SELECT {COLUMNS} FROM users WHERE connection = $1 AND email = $2"),
+        args![connection, email],
+        from_row,
+    )
 }
 
-pub fn get(conn: &Conn, id: &str) -> Result<Option<User>, StoreError> {
-    Ok(conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1"))?
-        .query_row([id], from_row)
-        .optional()?)
+pub fn get(db: &mut Db<'_>, id: &str) -> Result<Option<User>, StoreError> {
+    db.query_opt(
+        &format!("SELECT {COLUMNS} FROM users WHERE id = $1"),
+        args![id],
+        from_row,
+    )
 }
 
-pub fn list(conn: &Conn, connection: &str) -> Result<Vec<User>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM users WHERE connection = ?1 ORDER BY email"
-    ))?;
-    let rows = stmt.query_map([connection], from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn list(db: &mut Db<'_>, connection: &str) -> Result<Vec<User>, StoreError> {
+    db.query_all(
+        &format!("SELECT {COLUMNS} FROM users WHERE connection = $1 ORDER BY email"),
+        args![connection],
+        from_row,
+    )
 }
 
-pub fn delete(conn: &Conn, connection: &str, email: &str) -> Result<bool, StoreError> {
-    Ok(conn.execute(
-        "DELETE FROM users WHERE connection = ?1 AND email = ?2 COLLATE NOCASE",
-        params![connection, email],
+pub fn delete(db: &mut Db<'_>, connection: &str, email: &str) -> Result<bool, StoreError> {
+    Ok(db.execute(
+        "DELETE FROM users WHERE connection = $1 AND email = $2",
+        args![connection, email],
     )? > 0)
 }
 
-pub fn set_roles(conn: &Conn, id: &str, roles: &[String], now: i64) -> Result<bool, StoreError> {
-    let roles_json =
-        serde_json::to_string(roles).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(conn
-        .prepare_cached("UPDATE users SET roles = ?2, updated_at = ?3 WHERE id = ?1")?
-        .execute(params![id, roles_json, now])?
-        > 0)
+pub fn set_roles(
+    db: &mut Db<'_>,
+    id: &str,
+    roles: &[String],
+    now: i64,
+) -> Result<bool, StoreError> {
+    Ok(db.execute(
+        "UPDATE users SET roles = $2, updated_at = $3 WHERE id = $1",
+        args![id, &roles_json(roles)?, now],
+    )? > 0)
 }
 
-pub fn set_password_hash(conn: &Conn, id: &str, hash: &str, now: i64) -> Result<(), StoreError> {
-    conn.prepare_cached("UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1")?
-        .execute(params![id, hash, now])?;
+pub fn set_password_hash(
+    db: &mut Db<'_>,
+    id: &str,
+    hash: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1",
+        args![id, hash, now],
+    )?;
     Ok(())
 }
 
 /// Give users from before migration 0002 their look-alike key (the migration left their
 /// id as a placeholder). Two existing look-alikes keep the placeholder on the second one,
 /// with a warning: nothing is merged or lost.
-pub fn backfill_email_keys(conn: &mut Conn) -> Result<usize, StoreError> {
-    let pending: Vec<(String, String)> = {
-        let mut stmt = conn.prepare("SELECT id, email FROM users WHERE email_key = id")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        rows.collect::<Result<_, _>>()?
-    };
-    if pending.is_empty() {
-        return Ok(0);
-    }
-    super::write_tx(conn, |tx| {
-        let mut done = 0;
-        for (id, email) in &pending {
-            let key = Email::parse(email)
-                .map(|e| e.key())
-                .unwrap_or_else(|_| email.to_lowercase());
-            match tx.execute(
-                "UPDATE users SET email_key = ?2 WHERE id = ?1",
-                params![id, key],
-            ) {
-                Ok(_) => done += 1,
-                Err(rusqlite::Error::SqliteFailure(e, _))
-                    if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-                {
-                    tracing::warn!(user = %id, "this user's e-mail looks like another user's in the same connection; left as it is");
-                }
-                Err(e) => return Err(e.into()),
-            }
+pub fn backfill_email_keys(db: &mut Db<'_>) -> Result<usize, StoreError> {
+    let pending = db.query_all(
+        "SELECT id, connection, email FROM users WHERE email_key = id",
+        &[],
+        |r| Ok((r.text(0)?, r.text(1)?, r.text(2)?)),
+    )?;
+    let mut done = 0;
+    for (id, connection, email) in &pending {
+        let key = Email::parse(email)
+            .map(|e| e.key())
+            .unwrap_or_else(|_| email.to_lowercase());
+        let clash = db.query_opt(
+            "SELECT 1 FROM users WHERE connection = $1 AND email_key = $2",
+            args![connection, &key],
+            |_| Ok(()),
+        )?;
+        if clash.is_some() {
+            tracing::warn!(user = %id, "this user's e-mail looks like another user's in the same connection; left as it is");
+            continue;
         }
-        Ok(done)
-    })
+        db.execute(
+            "UPDATE users SET email_key = $2 WHERE id = $1",
+            args![id, &key],
+        )?;
+        done += 1;
+    }
+    Ok(done)
 }
 
 /// Count a successful login; returns the new logins_count.
-pub fn record_login(conn: &Conn, id: &str, now: i64) -> Result<i64, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "UPDATE users SET logins_count = logins_count + 1, last_login_at = ?2 WHERE id = ?1 \
-             RETURNING logins_count",
-        )?
-        .query_row(params![id, now], |r| r.get(0))?)
+pub fn record_login(db: &mut Db<'_>, id: &str, now: i64) -> Result<i64, StoreError> {
+    db.query_one(
+        "UPDATE users SET logins_count = logins_count + 1, last_login_at = $2 WHERE id = $1 \
+         RETURNING logins_count",
+        args![id, now],
+        |r| r.int(0),
+    )
 }

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use portico::login::password::Lane;
+use portico::idp::hasher::Lane;
 
 use crate::helpers::*;
 
@@ -173,7 +173,7 @@ async fn a_busy_hashing_queue_charges_neither_the_account_nor_the_address() {
     let f = victim.begin("customers-web", &[]).await;
 
     // The only hashing slot is taken: every login is answered 503 at once.
-    let held = app.state.hasher.admit(Lane::Login).unwrap();
+    let held = app.state.idp.hasher.admit(Lane::Login).unwrap();
     for _ in 0..15 {
         let r = victim.login(&f, "victim@example.com", PASSWORD).await;
         assert_eq!(r.status(), 503);
@@ -188,7 +188,7 @@ async fn a_busy_hashing_queue_charges_neither_the_account_nor_the_address() {
     );
     let ip = "192.0.2.10".parse().unwrap();
     assert_eq!(
-        app.state.ip_limiter.failures(ip, app.now()),
+        app.state.idp.limits.ip.failures(ip, app.now()),
         0,
         "nor the address"
     );
@@ -263,7 +263,7 @@ async fn a_sign_up_flood_leaves_logins_their_share_of_the_hashing_queue() {
         .await;
     // Sign-ups own at most a quarter of the 8 places: the flood holds both.
     let flood: Vec<_> = (0..2)
-        .map(|_| app.state.hasher.admit(Lane::Signup).unwrap())
+        .map(|_| app.state.idp.hasher.admit(Lane::Signup).unwrap())
         .collect();
     let b = app.browser_at("192.0.2.30");
     let f = b.begin("customers-web", &[("screen_hint", "signup")]).await;
@@ -448,6 +448,7 @@ async fn sessions_per_user_are_capped() {
         .create_user("customers-db", "many@example.com", PASSWORD, &[])
         .await;
     app.state
+        .idp
         .store
         .write(move |tx| {
             for i in 0..60 {

@@ -141,12 +141,12 @@ async fn keys_survive_a_restart_and_rotation_publishes_both() {
     assert!(after.contains(&before[0]));
     let new_kid = after.iter().find(|k| **k != before[0]).unwrap();
     // Review I8: the next key is published before it signs, for verifiers' JWKS caches.
-    assert_eq!(again.state.keys.current().active_kid(), before[0]);
+    assert_eq!(again.state.idp.keys.current().active_kid(), before[0]);
     again.state.clock.advance(portico::tokens::PUBLISH_AHEAD);
     portico::startup::run_housekeeping(&again.state)
         .await
         .unwrap();
-    assert_eq!(again.state.keys.current().active_kid(), new_kid);
+    assert_eq!(again.state.idp.keys.current().active_kid(), new_kid);
     assert_eq!(discover(&again.base).await.jwks().keys().len(), 2);
 
     let listed = std::process::Command::new(env!("CARGO_BIN_EXE_portico"))

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use actix_web::web;
 use portico::clock::Clock;
 use portico::config;
-use portico::startup::{AppState, Application};
+use portico::startup::Application;
+use portico::state::AppState;
 use reqwest::header::LOCATION;
 use tempfile::TempDir;
 
@@ -273,8 +274,9 @@ impl TestApp {
     /// One number from the store, e.g. `select count(*) from sessions`.
     pub async fn scalar(&self, sql: &'static str) -> i64 {
         self.state
+            .idp
             .store
-            .run(move |c| Ok(c.query_row(sql, [], |r| r.get::<_, i64>(0))?))
+            .read(move |db| db.scalar(sql, &[]))
             .await
             .unwrap()
     }
@@ -287,8 +289,9 @@ impl TestApp {
     /// Audit event kinds recorded so far.
     pub async fn audit_kinds(&self) -> Vec<String> {
         self.state
+            .idp
             .store
-            .run(|c| portico::store::audit::kinds_since(c, 0))
+            .read(|c| portico::store::audit::kinds_since(c, 0))
             .await
             .unwrap()
             .into_iter()
@@ -304,15 +307,16 @@ impl TestApp {
         password: &str,
         roles: &[&str],
     ) -> String {
-        let hash = portico::login::password::hash_now(password).unwrap();
+        let hash = portico::idp::hasher::hash_now(password).unwrap();
         let (c, e) = (
             connection.to_owned(),
             portico::domain::Email::parse(email).unwrap(),
         );
         let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
         self.state
+            .idp
             .store
-            .run(move |conn| portico::store::users::create(conn, &c, &e, &hash, &roles, 0))
+            .write(move |db| portico::store::users::create(db, &c, &e, &hash, &roles, 0))
             .await
             .unwrap()
             .unwrap()

@@ -202,8 +202,9 @@ async fn sign_up_forms_need_csrf_too() {
     assert_eq!(r.status(), 400);
     let users = app
         .state
+        .idp
         .store
-        .run(|c| portico::store::users::list(c, "partners-db"))
+        .read(|c| portico::store::users::list(c, "partners-db"))
         .await
         .unwrap();
     assert!(users.is_empty(), "a refused form changes nothing");
@@ -494,8 +495,9 @@ async fn sign_up_enforces_the_password_policy_with_reasons() {
     );
     let users = app
         .state
+        .idp
         .store
-        .run(|c| portico::store::users::list(c, "customers-db"))
+        .read(|c| portico::store::users::list(c, "customers-db"))
         .await
         .unwrap();
     assert_eq!(users[0].email, "p@example.com", "emails are normalised");
@@ -603,8 +605,9 @@ async fn password_hashes_are_upgraded_on_login() {
     .unwrap()
     .to_string();
     app.state
+        .idp
         .store
-        .run(move |c| {
+        .read(move |c| {
             portico::store::users::create(
                 c,
                 "customers-db",
@@ -621,8 +624,9 @@ async fn password_hashes_are_upgraded_on_login() {
         .await;
     let u = app
         .state
+        .idp
         .store
-        .run(|c| portico::store::users::find_by_email(c, "customers-db", "old@example.com"))
+        .read(|c| portico::store::users::find_by_email(c, "customers-db", "old@example.com"))
         .await
         .unwrap()
         .unwrap();
@@ -636,7 +640,7 @@ async fn password_hashes_are_upgraded_on_login() {
 #[tokio::test]
 async fn a_saturated_hashing_pool_refuses_at_once() {
     // Concurrency 1, no queue: while one hash runs, the others are refused.
-    let hasher = portico::login::password::Hasher::new(1, 0);
+    let hasher = portico::idp::hasher::Hasher::new(1, 0);
     let pw = portico::domain::Password::new(PASSWORD.into());
     let results = futures_util::future::join_all((0..8).map(|_| hasher.verify(&pw, None))).await;
     assert_eq!(

@@ -27,8 +27,9 @@ fn portico(args: &[&str], config: &Path) -> (bool, String, String) {
 
 async fn stored_pems(app: &TestApp) -> Vec<String> {
     app.state
+        .idp
         .store
-        .run(|c| {
+        .read(|c| {
             Ok(portico::store::keys::all(c)?
                 .into_iter()
                 .map(|k| k.private_pem)
@@ -72,9 +73,13 @@ async fn an_older_data_directory_is_tightened_and_its_plaintext_keys_sealed() {
     )
     .unwrap();
     app.state
+        .idp
         .store
         .write(move |tx| {
-            tx.execute("UPDATE signing_keys SET private_pem = ?1", [pem.as_str()])?;
+            tx.execute(
+                "UPDATE signing_keys SET private_pem = $1",
+                &[portico::store::db::Value::Text(&pem)],
+            )?;
             Ok(())
         })
         .await
@@ -141,7 +146,7 @@ async fn a_compromised_key_is_withdrawn_at_once() {
     let app = spawn_app().await;
     let t = app.signup_tokens("customers-web", "k@example.com").await;
     let at = t["access_token"].as_str().unwrap().to_owned();
-    let kid = app.state.keys.current().active_kid().to_owned();
+    let kid = app.state.idp.keys.current().active_kid().to_owned();
     let (ok, out, err) = portico(
         &["keys", "retire", "--now", "--kid", &kid],
         &app.config_path,
@@ -154,7 +159,7 @@ async fn a_compromised_key_is_withdrawn_at_once() {
     portico::startup::run_housekeeping(&app.state)
         .await
         .unwrap();
-    assert_ne!(app.state.keys.current().active_kid(), kid);
+    assert_ne!(app.state.idp.keys.current().active_kid(), kid);
     let jwks: serde_json::Value = app
         .get("/.well-known/jwks.json")
         .await

@@ -19,7 +19,7 @@ async fn spawn_orders_api(issuer: &str) -> String {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(verifier.clone())
-            .configure(portico::demo_api::configure)
+            .configure(portico::demo::demo_api::configure)
     })
     .workers(1)
     .bind("127.0.0.1:0")

@@ -47,8 +47,9 @@ async fn signing_up_through_the_partner_site_gives_role_partner_in_the_same_logi
     // Persisted: the stored user has the role.
     let u = app
         .state
+        .idp
         .store
-        .run(|c| portico::store::users::find_by_email(c, "partners-db", "pat@example.com"))
+        .read(|c| portico::store::users::find_by_email(c, "partners-db", "pat@example.com"))
         .await
         .unwrap()
         .unwrap();
@@ -112,8 +113,9 @@ async fn deny_sends_access_denied_with_the_reason_and_keeps_the_signed_up_user()
     assert!(!q.contains_key("code"));
     let u = app
         .state
+        .idp
         .store
-        .run(|c| portico::store::users::find_by_email(c, "partners-db", "eve@blocked.example"))
+        .read(|c| portico::store::users::find_by_email(c, "partners-db", "eve@blocked.example"))
         .await
         .unwrap()
         .unwrap();
@@ -246,8 +248,9 @@ async fn rules_test_dry_runs_without_touching_the_database() {
 
     let users = app
         .state
+        .idp
         .store
-        .run(|c| portico::store::users::list(c, "partners-db"))
+        .read(|c| portico::store::users::list(c, "partners-db"))
         .await
         .unwrap();
     assert!(users.is_empty(), "a dry run creates nobody");

@@ -629,8 +629,9 @@ async fn a_refresh_reads_the_current_roles_from_the_store() {
     let now = app.now();
     let changed = app
         .state
+        .idp
         .store
-        .run(move |c| portico::store::users::set_roles(c, &sub, &["editor".to_owned()], now))
+        .read(move |c| portico::store::users::set_roles(c, &sub, &["editor".to_owned()], now))
         .await
         .unwrap();
     assert!(changed);
@@ -1127,13 +1128,9 @@ async fn logout_refuses_an_unregistered_uri_or_an_invalid_hint_without_redirecti
 /// How many rows `purge_expired` would delete at `at`, without deleting them.
 async fn expired_rows_at(app: &TestApp, at: i64) -> usize {
     app.state
+        .idp
         .store
-        .run(move |c| {
-            let tx = c.transaction()?;
-            let n = portico::store::purge_expired(&tx, at, 90 * 86_400)?;
-            tx.rollback()?;
-            Ok(n)
-        })
+        .rehearse(move |db| portico::store::purge_expired(db, at, 90 * 86_400))
         .await
         .unwrap()
 }
@@ -1407,8 +1404,9 @@ async fn introspection_calls_a_deleted_users_token_inactive() {
     let at = s(&t, "access_token").to_owned();
     assert!(is_active(&app, &at).await);
     app.state
+        .idp
         .store
-        .run(|c| portico::store::users::delete(c, "customers-db", "gone@example.com"))
+        .read(|c| portico::store::users::delete(c, "customers-db", "gone@example.com"))
         .await
         .unwrap();
     assert!(!is_active(&app, &at).await);

@@ -1,0 +1,92 @@
+//! `portico keys`: list, rotate (published first, signing 7 minutes later), withdraw.
+
+use clap::Subcommand;
+
+use super::{load, now, rfc3339, ConfigArg, Failure};
+use crate::startup::open_store_and_secrets;
+use crate::store;
+use crate::tokens;
+
+#[derive(Subcommand, Debug)]
+pub enum KeysAction {
+    /// Publish a new signing key now; it signs 7 minutes later, older keys stay until their tokens expire
+    Rotate(ConfigArg),
+    /// List the stored keys with their state and times
+    List(ConfigArg),
+    /// Withdraw a compromised key at once: gone from JWKS, its tokens refused
+    Retire {
+        /// The key id (kid) to withdraw
+        #[arg(long)]
+        kid: String,
+        /// Confirm that the key goes now, not after its tokens expire
+        #[arg(long, required = true)]
+        now: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+impl KeysAction {
+    pub fn config(&self) -> &ConfigArg {
+        match self {
+            Self::Rotate(c) | Self::List(c) => c,
+            Self::Retire { config, .. } => config,
+        }
+    }
+}
+
+pub fn run(action: KeysAction, out: &mut dyn std::io::Write) -> Result<(), Failure> {
+    let s = load(&action.config().config)?;
+    let (store, secrets) = open_store_and_secrets(&s)?;
+    let now = now();
+    let alg = s.tokens.signing_alg;
+    tokens::ensure_active_key(&store, alg, now, &secrets)?;
+    match &action {
+        KeysAction::Rotate(_) => {
+            let k = tokens::rotate(&store, alg, now, &secrets)?;
+            writeln!(
+                out,
+                "new key {} ({}) published now, signs from {}; older keys stay published until their tokens expire",
+                k.kid,
+                k.alg,
+                rfc3339(k.activates_at)
+            )?;
+        }
+        KeysAction::Retire { kid, .. } => {
+            let replacement = tokens::withdraw(&store, kid, alg, now, &secrets)?;
+            writeln!(
+                out,
+                "withdrew key {kid}: gone from JWKS within a minute, its tokens refused"
+            )?;
+            if let Some(k) = replacement {
+                writeln!(out, "new key {} ({}) signs now", k.kid, k.alg)?;
+            }
+        }
+        KeysAction::List(_) => {}
+    }
+    let all = store.read_now(store::keys::all)?;
+    let signing = tokens::signing_key(&all, now).map(|k| k.kid.clone());
+    for k in &all {
+        let status = if let Some(t) = k.withdrawn_at {
+            format!("withdrawn {}", rfc3339(t))
+        } else if signing.as_deref() == Some(k.kid.as_str()) {
+            "active".to_owned()
+        } else if k.activates_at > now {
+            format!("next, signs from {}", rfc3339(k.activates_at))
+        } else {
+            match k.retired_at {
+                Some(t) => format!("retired {}", rfc3339(t)),
+                None => "retired".to_owned(),
+            }
+        };
+        writeln!(
+            out,
+            "{}\t{}\tcreated {}\t{}",
+            k.kid,
+            k.alg,
+            rfc3339(k.created_at),
+            status
+        )?;
+    }
+    Ok(())
+}

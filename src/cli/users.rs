@@ -1,0 +1,235 @@
+//! `portico users`: the users of a connection, for operators.
+
+use std::io::BufRead;
+use std::sync::Arc;
+
+use clap::Subcommand;
+
+use super::{load, now, rfc3339, ConfigArg, Failure};
+use crate::config::{self, Settings};
+use crate::domain::{valid_role, AuditKind, Email, Password};
+use crate::idp::signup::{self, NewAccount, Origin};
+use crate::idp::Refusal;
+use crate::startup::{open_idp, open_store_and_secrets};
+use crate::store::{self, audit, Store};
+
+#[derive(Subcommand, Debug)]
+pub enum UsersAction {
+    /// Create a user (the password is read from standard input)
+    Create {
+        /// The connection (user store) to create the user in
+        #[arg(long)]
+        connection: String,
+        /// The user's e-mail address
+        #[arg(long)]
+        email: String,
+        /// Read the password from one line of standard input (never from the command line)
+        #[arg(long)]
+        password_stdin: bool,
+        /// A role to give the user (repeat for several)
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// List the users of a connection
+    List {
+        /// The connection to list
+        #[arg(long)]
+        connection: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Delete a user, their sessions and refresh tokens
+    Delete {
+        /// The connection the user belongs to
+        #[arg(long)]
+        connection: String,
+        /// The user's e-mail address
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Replace a user's roles
+    SetRoles {
+        /// The connection the user belongs to
+        #[arg(long)]
+        connection: String,
+        /// The user's e-mail address
+        #[arg(long)]
+        email: String,
+        /// A role (repeat for several; none clears them)
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+impl UsersAction {
+    pub fn config(&self) -> &ConfigArg {
+        match self {
+            Self::Create { config, .. }
+            | Self::List { config, .. }
+            | Self::Delete { config, .. }
+            | Self::SetRoles { config, .. } => config,
+        }
+    }
+}
+
+fn connection_of<'a>(s: &'a Settings, name: &str) -> Result<&'a config::Connection, Failure> {
+    s.connections
+        .iter()
+        .find(|c| c.name.as_str() == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = s.connections.iter().map(|c| c.name.as_str()).collect();
+            let hint = config::did_you_mean(name, &names);
+            Failure(format!(
+                "connection \"{name}\" is not defined in the configuration{hint}"
+            ))
+        })
+}
+
+fn check_roles(roles: &[String]) -> Result<(), Failure> {
+    match roles.iter().find(|r| !valid_role(r)) {
+        Some(r) => Err(Failure(format!(
+            "role \"{r}\" must be 1-64 letters, digits or -_.:/"
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn email(raw: &str) -> Result<Email, Failure> {
+    Email::parse(raw).map_err(|e| Failure(format!("--email: {e}")))
+}
+
+fn store_of(s: &Settings) -> Result<Store, Failure> {
+    Ok(open_store_and_secrets(s)?.0)
+}
+
+pub fn run(action: UsersAction, out: &mut dyn std::io::Write) -> Result<(), Failure> {
+    let s = load(&action.config().config)?;
+    let now = now();
+    match action {
+        UsersAction::Create {
+            connection,
+            email: e,
+            password_stdin,
+            roles,
+            ..
+        } => {
+            connection_of(&s, &connection)?;
+            let email = email(&e)?;
+            check_roles(&roles)?;
+            if !password_stdin {
+                return Err(Failure(
+                    "give the password with --password-stdin (never on the command line)".into(),
+                ));
+            }
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            let password = Password::new(line.trim_end_matches(['\n', '\r']).to_owned());
+            let u = create(s, &connection, &email, &password, &roles, now)?;
+            writeln!(out, "created {} in {} (sub {})", u.email, connection, u.id)?;
+        }
+        UsersAction::List { connection, .. } => {
+            connection_of(&s, &connection)?;
+            for u in store_of(&s)?.read_now(|db| store::users::list(db, &connection))? {
+                let roles = u.roles.join(",");
+                let created = rfc3339(u.created_at);
+                writeln!(
+                    out,
+                    "{}\t{}\troles={roles}\tlogins={}\tcreated {created}",
+                    u.id, u.email, u.logins_count
+                )?;
+            }
+        }
+        UsersAction::Delete {
+            connection,
+            email: e,
+            ..
+        } => {
+            connection_of(&s, &connection)?;
+            let email = email(&e)?;
+            let deleted = store_of(&s)?.write_now(|db| {
+                let Some(u) = store::users::find_by_email(db, &connection, email.as_str())? else {
+                    return Ok(false);
+                };
+                store::users::delete(db, &connection, email.as_str())?;
+                let ev = audit::Event {
+                    connection: Some(&connection),
+                    user_id: Some(&u.id),
+                    detail: Some("command line"),
+                    ..audit::Event::new(AuditKind::UserDeleted)
+                };
+                audit::record(db, &ev, now)?;
+                Ok(true)
+            })?;
+            if !deleted {
+                return Err(Failure(format!("{email} does not exist in {connection}")));
+            }
+            writeln!(out, "deleted {email} from {connection}")?;
+        }
+        UsersAction::SetRoles {
+            connection,
+            email: e,
+            roles,
+            ..
+        } => {
+            connection_of(&s, &connection)?;
+            check_roles(&roles)?;
+            let email = email(&e)?;
+            let found = store_of(&s)?.write_now(|db| {
+                let Some(u) = store::users::find_by_email(db, &connection, email.as_str())? else {
+                    return Ok(false);
+                };
+                store::users::set_roles(db, &u.id, &roles, now)?;
+                let detail = roles.join(",");
+                let ev = audit::Event {
+                    connection: Some(&connection),
+                    user_id: Some(&u.id),
+                    detail: Some(&detail),
+                    ..audit::Event::new(AuditKind::RolesChanged)
+                };
+                audit::record(db, &ev, now)?;
+                Ok(true)
+            })?;
+            if !found {
+                return Err(Failure(format!("{email} does not exist in {connection}")));
+            }
+            writeln!(out, "{email}: roles = [{}]", roles.join(", "))?;
+        }
+    }
+    Ok(())
+}
+
+/// The same path as the sign-up page (policy, look-alikes, audit), without its budgets.
+fn create(
+    s: Settings,
+    connection: &str,
+    email: &Email,
+    password: &Password,
+    roles: &[String],
+    now: i64,
+) -> Result<store::users::User, Failure> {
+    let idp = open_idp(Arc::new(s), now)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let account = NewAccount {
+        connection,
+        client_id: None,
+        email,
+        password,
+        roles,
+        origin: Origin::Admin,
+    };
+    runtime
+        .block_on(signup::create(&idp, &account, now))
+        .map_err(|r| match r {
+            Refusal::NotCreated => Failure(format!("{email} already exists in {connection}")),
+            Refusal::Invalid(why) => Failure(why.into_owned()),
+            other => Failure(format!("{other:?}")),
+        })
+}

@@ -1,0 +1,54 @@
+//! What the audit trail records: one variant per kind of event.
+
+/// Stored as its `as_str()` name; operators and tests filter on these names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditKind {
+    /// A password login.
+    Login,
+    /// A login by an existing single-sign-on session.
+    SsoLogin,
+    /// The login that directly follows a sign-up.
+    SignupLogin,
+    Signup,
+    LoginFailed,
+    AccountLocked,
+    RuleDenied,
+    RuleFailed,
+    CodeReplay,
+    RefreshReplay,
+    AccessTokenRevoked,
+    RefreshTokenRevoked,
+    Logout,
+    UserCreated,
+    UserDeleted,
+    RolesChanged,
+}
+
+impl AuditKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::SsoLogin => "sso_login",
+            Self::SignupLogin => "signup_login",
+            Self::Signup => "signup",
+            Self::LoginFailed => "login_failed",
+            Self::AccountLocked => "account_locked",
+            Self::RuleDenied => "rule_denied",
+            Self::RuleFailed => "rule_failed",
+            Self::CodeReplay => "code_replay",
+            Self::RefreshReplay => "refresh_replay",
+            Self::AccessTokenRevoked => "access_token_revoked",
+            Self::RefreshTokenRevoked => "refresh_token_revoked",
+            Self::Logout => "logout",
+            Self::UserCreated => "user_created",
+            Self::UserDeleted => "user_deleted",
+            Self::RolesChanged => "roles_changed",
+        }
+    }
+}
+
+impl std::fmt::Display for AuditKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,93 @@
+//! The protocol core: every decision Portico makes as an OpenID provider, with no HTTP in
+//! it. The edge (web/, oidc/, login/) parses requests, calls in here with typed values
+//! and the time (`now`, Unix seconds), and shapes the answer. Like kanidm's idm, this
+//! layer imports no actix_web; the CI greps for it.
+
+pub mod authorize;
+pub mod client_auth;
+pub mod device;
+pub mod error;
+pub mod grants;
+pub mod hasher;
+pub mod introspection;
+pub mod login;
+pub mod logout;
+pub mod params;
+pub mod password_check;
+pub mod revocation;
+pub mod signup;
+pub mod throttle;
+pub mod transaction;
+pub mod userinfo;
+
+use std::sync::Arc;
+
+pub use error::{ErrorCode, OAuthError, Refusal};
+
+use crate::config::Settings;
+use crate::secrets::Secrets;
+use crate::store::Store;
+use crate::tokens::Keys;
+use hasher::Hasher;
+use throttle::{ClientAuthLimiter, IpLimiter, SignupLimiter};
+
+/// The in-memory limits, per server (review H2, M2, M3, I3).
+pub struct Limits {
+    pub ip: IpLimiter,
+    pub signups: SignupLimiter,
+    pub client_auth: ClientAuthLimiter,
+}
+
+impl Limits {
+    pub fn new(s: &Settings) -> Self {
+        let l = &s.login;
+        Self {
+            ip: IpLimiter::new(l.max_failures_per_ip, l.failure_window),
+            signups: SignupLimiter::new(
+                l.max_signups_per_ip,
+                l.signup_window,
+                l.max_signups_per_minute,
+            ),
+            client_auth: ClientAuthLimiter::new(l.max_client_auth_failures, 300),
+        }
+    }
+
+    pub fn forget_old(&self, now: i64) {
+        self.ip.forget_old(now);
+        self.signups.forget_old(now);
+        self.client_auth.forget_old(now);
+    }
+}
+
+/// Everything the core decides with: configuration, store, keys, the server secret, the
+/// hashing pool and the limits.
+pub struct Idp {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    pub keys: Keys,
+    pub secrets: Secrets,
+    pub hasher: Hasher,
+    pub limits: Limits,
+}
+
+impl Idp {
+    pub fn new(settings: Arc<Settings>, store: Store, keys: Keys, secrets: Secrets) -> Self {
+        Self {
+            hasher: Hasher::new(settings.login.hash_concurrency, settings.login.hash_queue),
+            limits: Limits::new(&settings),
+            settings,
+            store,
+            keys,
+            secrets,
+        }
+    }
+
+    /// How long a retired key stays published: the longest lifetime of a token it signed.
+    pub fn publish_for(&self) -> i64 {
+        publish_for(&self.settings)
+    }
+}
+
+pub fn publish_for(s: &Settings) -> i64 {
+    s.tokens.access_token_ttl.max(s.tokens.id_token_ttl)
+}

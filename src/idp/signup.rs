@@ -1,0 +1,111 @@
+//! New accounts: one path for the sign-up page and `portico users create`. The password
+//! policy, the sign-up budgets (page only, charged before hashing, review M2), the
+//! sign-up lane of the hashing queue, the look-alike check and the audit entry.
+
+use std::net::IpAddr;
+
+use super::hasher::{Busy, Lane};
+use super::{Idp, Refusal};
+use crate::domain::{AuditKind, Email, Password, PasswordPolicy};
+use crate::store::{self, audit, users::User};
+
+/// Who creates the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The hosted sign-up page, from this address.
+    Page { ip: Option<IpAddr> },
+    /// An operator (command line, admin API): no budgets.
+    Admin,
+}
+
+pub struct NewAccount<'a> {
+    pub connection: &'a str,
+    pub client_id: Option<&'a str>,
+    pub email: &'a Email,
+    pub password: &'a Password,
+    pub roles: &'a [String],
+    pub origin: Origin,
+}
+
+/// Check a new password against the connection's policy, off the async executor
+/// (zxcvbn takes milliseconds).
+pub async fn check_policy(
+    min_length: usize,
+    password: &Password,
+    email: &Email,
+) -> Result<(), Refusal> {
+    let (p, e) = (password.clone(), email.clone());
+    tokio::task::spawn_blocking(move || PasswordPolicy { min_length }.check(p.expose(), &e))
+        .await
+        .map_err(|_| Refusal::ServerError)?
+        .map_err(|problem| Refusal::Invalid(problem.to_string().into()))
+}
+
+/// Create the account; every budget charge comes back when no account results.
+pub async fn create(idp: &Idp, a: &NewAccount<'_>, now: i64) -> Result<User, Refusal> {
+    let min_length = idp
+        .settings
+        .connections
+        .iter()
+        .find(|c| c.name.as_str() == a.connection)
+        .map_or(10, |c| c.password_min_length);
+    check_policy(min_length, a.password, a.email).await?;
+    let ip = match a.origin {
+        Origin::Page { ip } => {
+            idp.limits
+                .signups
+                .charge(ip, now)
+                .map_err(|retry_after| Refusal::TooManySignups { retry_after })?;
+            Some(ip)
+        }
+        Origin::Admin => None,
+    };
+    let refund = || {
+        if let Some(ip) = ip {
+            idp.limits.signups.refund(ip, now)
+        }
+    };
+    let created = hash_and_store(idp, a, now).await;
+    if created.is_err() {
+        refund();
+    }
+    created
+}
+
+async fn hash_and_store(idp: &Idp, a: &NewAccount<'_>, now: i64) -> Result<User, Refusal> {
+    let ticket = idp.hasher.admit(Lane::Signup).map_err(|_| Refusal::Busy)?;
+    let hash = match ticket.hash(a.password).await {
+        Ok(Ok(h)) => h,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "hashing failed");
+            return Err(Refusal::ServerError);
+        }
+        Err(Busy) => return Err(Refusal::Busy),
+    };
+    let (kind, ip) = match a.origin {
+        Origin::Page { ip } => (AuditKind::Signup, ip.map(|i| i.to_string())),
+        Origin::Admin => (AuditKind::UserCreated, None),
+    };
+    let (conn, email, roles) = (a.connection.to_owned(), a.email.clone(), a.roles.to_vec());
+    let cid = a.client_id.map(str::to_owned);
+    let created = idp
+        .store
+        .write(move |db| {
+            let user = store::users::create(db, &conn, &email, &hash, &roles, now)?;
+            if let Ok(u) = &user {
+                let ev = audit::Event {
+                    connection: Some(&conn),
+                    user_id: Some(&u.id),
+                    client_id: cid.as_deref(),
+                    ip: ip.as_deref(),
+                    detail: (kind == AuditKind::UserCreated).then_some("command line"),
+                    ..audit::Event::new(kind)
+                };
+                audit::record(db, &ev, now)?;
+            }
+            Ok(user)
+        })
+        .await?;
+    // Taken: lost a race with another sign-up of the address, or a look-alike exists.
+    created.map_err(|_| Refusal::NotCreated)
+}

@@ -1,0 +1,208 @@
+//! A hosted page's login transaction over HTTP: loaded from the `tx` parameter, checked
+//! against the CSRF field and the browser cookie, and completed with the cookies a
+//! successful login sets (the SSO session, the device cookie).
+
+use std::net::IpAddr;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::form::{Credentials, Form};
+use crate::config::{Client, Connection};
+use crate::crypto::token_hash;
+use crate::domain::Email;
+use crate::idp::login::{self, Completion, LoginOutcome, SessionChange};
+use crate::idp::transaction::{self, Loaded};
+use crate::idp::{device, Refusal};
+use crate::state::AppState;
+use crate::store::users::User;
+use crate::web::cookies;
+use crate::web::page::{PageError, EXPIRED, STALE_FORM};
+use crate::web::redirect::see_other;
+
+async fn load(state: &AppState, tx: Option<&str>) -> Result<Loaded, PageError> {
+    match transaction::load(&state.idp, tx.unwrap_or(""), state.now()).await {
+        Ok(Some(l)) => Ok(l),
+        Ok(None) => Err(PageError::bad_request(EXPIRED)),
+        Err(e) => Err(Refusal::from(e).into()),
+    }
+}
+
+fn client_of<'s>(
+    state: &'s AppState,
+    loaded: &Loaded,
+) -> Result<(&'s Client, &'s Connection), PageError> {
+    let s = &state.idp.settings;
+    s.client(loaded.parked.auth.client_id.as_str())
+        .and_then(|c| Some((c, s.connection(c.connection.as_ref()?)?)))
+        .ok_or_else(|| PageError::bad_request("This application is no longer registered."))
+}
+
+/// GET /login or /signup: the form of the transaction in `tx`.
+pub async fn page(state: &AppState, tx: Option<&str>, signup: bool) -> HttpResponse {
+    let s = &state.idp.settings;
+    let loaded = match load(state, tx).await {
+        Ok(l) => l,
+        Err(e) => return e.render(s),
+    };
+    let (client, connection) = match client_of(state, &loaded) {
+        Ok(v) => v,
+        Err(e) => return e.render(s),
+    };
+    let hint = loaded.parked.auth.login_hint.clone().unwrap_or_default();
+    let form = Form {
+        client,
+        connection,
+        loaded: &loaded,
+        email: &hint,
+    };
+    // interface.md: sign-up off means the login form.
+    if signup && connection.signup {
+        form.signup(StatusCode::OK, None)
+    } else {
+        form.login(StatusCode::OK, None)
+    }
+}
+
+/// A submitted form, checked: its transaction, client, connection and browser.
+pub struct Submitted<'s> {
+    pub loaded: Loaded,
+    pub client: &'s Client,
+    pub connection: &'s Connection,
+    pub browser: String,
+    pub credentials: Credentials,
+    pub ip: Option<IpAddr>,
+}
+
+impl Submitted<'_> {
+    pub fn form(&self) -> Form<'_> {
+        Form {
+            client: self.client,
+            connection: self.connection,
+            loaded: &self.loaded,
+            email: &self.credentials.email,
+        }
+    }
+
+    /// The browser holds a device cookie for this account (idp::device).
+    pub fn device_trusted(&self, req: &HttpRequest, state: &AppState, email: &Email) -> bool {
+        let cookie = cookies::read(
+            req,
+            &cookies::device_cookie_name(state.idp.settings.issuer.is_https()),
+        );
+        device::trusted(
+            &state.idp.secrets,
+            &self.browser,
+            cookie.as_deref(),
+            self.connection.name.as_str(),
+            email.as_str(),
+            state.now(),
+        )
+    }
+}
+
+/// Read and check a POSTed form; the error page when it cannot go on.
+pub async fn submitted<'s>(
+    req: &HttpRequest,
+    state: &'s AppState,
+    body: &[u8],
+) -> Result<Submitted<'s>, HttpResponse> {
+    let s = &state.idp.settings;
+    let Some(credentials) = Credentials::parse(body) else {
+        return Err(
+            PageError::bad_request("The form could not be read (it is not valid UTF-8).").render(s),
+        );
+    };
+    let loaded = load(state, credentials.tx.as_deref())
+        .await
+        .map_err(|e| e.render(s))?;
+    let (client, connection) = client_of(state, &loaded).map_err(|e| e.render(s))?;
+    let browser = cookies::browser_id(req, &state.idp.secrets, s.issuer.is_https())
+        .filter(|b| loaded.csrf_ok(credentials.csrf.as_deref(), b));
+    let Some(browser) = browser else {
+        return Err(PageError::bad_request(STALE_FORM)
+            .branded(Some(&client.client_id))
+            .render(s));
+    };
+    Ok(Submitted {
+        loaded,
+        client,
+        connection,
+        browser,
+        credentials,
+        ip: cookies::client_ip(req, &s.login.trusted_proxies),
+    })
+}
+
+/// Complete the login (rules, code, session) and remember this account on this device.
+pub async fn finish(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    sub: &Submitted<'_>,
+    user: User,
+    signup: bool,
+    rehash: Option<String>,
+) -> HttpResponse {
+    let s = &state.idp.settings;
+    let https = s.issuer.is_https();
+    let email = user.email.clone();
+    let replaces = cookies::read(
+        req,
+        &cookies::session_cookie_name(sub.connection.name.as_str(), https),
+    )
+    .map(|sid| token_hash(&sid));
+    let how = Completion {
+        signup,
+        ip: sub.ip,
+        session: SessionChange::New,
+        rehash,
+        tx_id: Some(sub.loaded.id.clone()),
+        replaces,
+    };
+    let now = state.now();
+    let outcome = login::complete(
+        &state.idp,
+        &sub.loaded.parked.auth,
+        sub.client,
+        user,
+        how,
+        now,
+    )
+    .await;
+    let (redirect, session) = match outcome {
+        Ok(LoginOutcome::Completed { redirect, session }) => (redirect, session),
+        Ok(LoginOutcome::Denied { redirect }) => return see_other(redirect),
+        Ok(LoginOutcome::AlreadyCompleted) => {
+            return PageError::from(Refusal::AlreadyCompleted)
+                .branded(Some(&sub.client.client_id))
+                .render(s)
+        }
+        Err(e) => {
+            return PageError::from(Refusal::from(e))
+                .branded(Some(&sub.client.client_id))
+                .render(s)
+        }
+    };
+    let mut res = see_other(redirect);
+    if let Some(new) = session {
+        let name = cookies::session_cookie_name(new.connection.as_str(), https);
+        let _ = res.add_cookie(&cookies::cookie(name, new.id, None, https));
+    }
+    let name = cookies::device_cookie_name(https);
+    let existing = cookies::read(req, &name);
+    let value = device::with_login(
+        &state.idp.secrets,
+        &sub.browser,
+        existing.as_deref(),
+        sub.connection.name.as_str(),
+        &email,
+        now,
+    );
+    let _ = res.add_cookie(&cookies::cookie(
+        name,
+        value,
+        Some(device::TRUST_SECS),
+        https,
+    ));
+    res
+}

@@ -1,0 +1,43 @@
+//! What a rule sees (interface.md, Rules): the `event` object.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// What a rule sees (interface.md, Rules).
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleEvent {
+    pub user: EventUser,
+    pub client: EventClient,
+    pub connection: EventConnection,
+    pub signup: bool,
+    pub request: EventRequest,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventUser {
+    pub id: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub connection: String,
+    pub roles: Vec<String>,
+    pub logins_count: i64,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventClient {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventConnection {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRequest {
+    pub ip: String,
+    pub query: BTreeMap<String, String>,
+}
