@@ -144,7 +144,11 @@ fn generated_key_file(path: &Path) -> Result<Key, SecretError> {
         .and_then(|f| f.sync_all());
     match created {
         Ok(()) => {
-            tracing::warn!(path = %path.display(), "generated a new server secret key; keep it out of backups of the database, or set PORTICO_SECRET_KEY");
+            tracing::warn!(
+                path = %path.display(),
+                "generated a new server secret key; keep it out of backups of the database, \
+                 or set PORTICO_SECRET_KEY"
+            );
             Ok(Key::new(bytes))
         }
         // Another process (a CLI command beside the server) created it first.

@@ -9,7 +9,7 @@ use crate::tokens;
 
 #[derive(Subcommand, Debug)]
 pub enum KeysAction {
-    /// Publish a new signing key now; it signs 7 minutes later, older keys stay until their tokens expire
+    /// Publish a new signing key now; it signs 7 minutes later (old keys stay until their tokens expire)
     Rotate(ConfigArg),
     /// List the stored keys with their state and times
     List(ConfigArg),

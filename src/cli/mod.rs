@@ -162,7 +162,12 @@ fn serve(config: &Path) -> Result<(), Failure> {
     }
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings.clone()).await?;
-        tracing::info!(issuer = %settings.issuer, port = app.port(), "Portico listening on {}", settings.listen);
+        tracing::info!(
+            issuer = %settings.issuer,
+            port = app.port(),
+            "Portico listening on {}",
+            settings.listen
+        );
         app.run_until_stopped().await?;
         Ok::<(), Failure>(())
     })

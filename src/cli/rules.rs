@@ -97,18 +97,22 @@ pub fn run(action: RulesAction, out: &mut dyn std::io::Write) -> Result<(), Fail
             query: q,
         },
     };
-    match s.rules.run(&event) {
+    report(s.rules.run(&event), out)
+}
+
+fn report(
+    outcome: Result<crate::rules::Outcome, crate::rules::RuleFailure>,
+    out: &mut dyn std::io::Write,
+) -> Result<(), Failure> {
+    match outcome {
         Ok(o) => {
             if let Some(reason) = o.denied {
                 writeln!(out, "denied: {reason}")?;
                 return Err(Failure(String::new()));
             }
             writeln!(out, "roles: {}", serde_json::to_string(&o.roles)?)?;
-            writeln!(
-                out,
-                "access_token claims: {}",
-                serde_json::to_string(&o.access_token_claims)?
-            )?;
+            let access = serde_json::to_string(&o.access_token_claims)?;
+            writeln!(out, "access_token claims: {access}")?;
             writeln!(
                 out,
                 "id_token claims: {}",

@@ -136,12 +136,12 @@ pub fn run(action: UsersAction, out: &mut dyn std::io::Write) -> Result<(), Fail
         UsersAction::List { connection, .. } => {
             connection_of(&s, &connection)?;
             for u in store_of(&s)?.read_now(|db| store::users::list(db, &connection))? {
-                let roles = u.roles.join(",");
-                let created = rfc3339(u.created_at);
+                let (roles, created) = (u.roles.join(","), rfc3339(u.created_at));
+                let logins = u.logins_count;
                 writeln!(
                     out,
-                    "{}\t{}\troles={roles}\tlogins={}\tcreated {created}",
-                    u.id, u.email, u.logins_count
+                    "{}\t{}\troles={roles}\tlogins={logins}\tcreated {created}",
+                    u.id, u.email
                 )?;
             }
         }
@@ -152,23 +152,15 @@ pub fn run(action: UsersAction, out: &mut dyn std::io::Write) -> Result<(), Fail
         } => {
             connection_of(&s, &connection)?;
             let email = email(&e)?;
-            let deleted = store_of(&s)?.write_now(|db| {
-                let Some(u) = store::users::find_by_email(db, &connection, email.as_str())? else {
-                    return Ok(false);
-                };
-                store::users::delete(db, &connection, email.as_str())?;
-                let ev = audit::Event {
-                    connection: Some(&connection),
-                    user_id: Some(&u.id),
-                    detail: Some("command line"),
-                    ..audit::Event::new(AuditKind::UserDeleted)
-                };
-                audit::record(db, &ev, now)?;
-                Ok(true)
-            })?;
-            if !deleted {
-                return Err(Failure(format!("{email} does not exist in {connection}")));
-            }
+            change(
+                &s,
+                &connection,
+                &email,
+                now,
+                AuditKind::UserDeleted,
+                "command line",
+                |db, u| store::users::delete(db, &connection, &u.email).map(|_| ()),
+            )?;
             writeln!(out, "deleted {email} from {connection}")?;
         }
         UsersAction::SetRoles {
@@ -180,26 +172,47 @@ pub fn run(action: UsersAction, out: &mut dyn std::io::Write) -> Result<(), Fail
             connection_of(&s, &connection)?;
             check_roles(&roles)?;
             let email = email(&e)?;
-            let found = store_of(&s)?.write_now(|db| {
-                let Some(u) = store::users::find_by_email(db, &connection, email.as_str())? else {
-                    return Ok(false);
-                };
-                store::users::set_roles(db, &u.id, &roles, now)?;
-                let detail = roles.join(",");
-                let ev = audit::Event {
-                    connection: Some(&connection),
-                    user_id: Some(&u.id),
-                    detail: Some(&detail),
-                    ..audit::Event::new(AuditKind::RolesChanged)
-                };
-                audit::record(db, &ev, now)?;
-                Ok(true)
-            })?;
-            if !found {
-                return Err(Failure(format!("{email} does not exist in {connection}")));
-            }
+            change(
+                &s,
+                &connection,
+                &email,
+                now,
+                AuditKind::RolesChanged,
+                &roles.join(","),
+                |db, u| store::users::set_roles(db, &u.id, &roles, now).map(|_| ()),
+            )?;
             writeln!(out, "{email}: roles = [{}]", roles.join(", "))?;
         }
+    }
+    Ok(())
+}
+
+/// Change one user in one transaction, with its audit entry.
+fn change(
+    s: &Settings,
+    connection: &str,
+    email: &Email,
+    now: i64,
+    kind: AuditKind,
+    detail: &str,
+    f: impl FnOnce(&mut store::Db<'_>, &store::users::User) -> Result<(), store::StoreError>,
+) -> Result<(), Failure> {
+    let found = store_of(s)?.write_now(|db| {
+        let Some(u) = store::users::find_by_email(db, connection, email.as_str())? else {
+            return Ok(false);
+        };
+        f(db, &u)?;
+        let ev = audit::Event {
+            connection: Some(connection),
+            user_id: Some(&u.id),
+            detail: Some(detail),
+            ..audit::Event::new(kind)
+        };
+        audit::record(db, &ev, now)?;
+        Ok(true)
+    })?;
+    if !found {
+        return Err(Failure(format!("{email} does not exist in {connection}")));
     }
     Ok(())
 }

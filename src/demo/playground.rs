@@ -337,6 +337,41 @@ async fn callback(
     }
 }
 
+/// The token request of the code flow, as any relying party makes it.
+async fn redeem(
+    state: &AppState,
+    pg: &Playground,
+    pending: &Pending,
+    code: &str,
+) -> Result<Value, String> {
+    let s = &state.idp.settings;
+    let callback = s.issuer.join(PlaygroundSettings::CALLBACK_PATH);
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", callback.as_str()),
+        ("client_id", pending.client_id.as_str()),
+        ("code_verifier", pending.verifier.as_str()),
+    ];
+    let sent = pg
+        .http
+        .post(s.issuer.join("/token"))
+        .form(&form)
+        .send()
+        .await;
+    let resp = sent.map_err(|e| format!("playground: token request failed: {e}"))?;
+    let ok = resp.status().is_success();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    if !ok {
+        let e = body["error"].as_str().unwrap_or("token_error");
+        return Err(format!(
+            "{e}: {}",
+            body["error_description"].as_str().unwrap_or("")
+        ));
+    }
+    Ok(body)
+}
+
 /// The relying party's work in the callback; `Err` is the sentence to show.
 async fn sign_in(
     state: &AppState,
@@ -369,33 +404,7 @@ async fn sign_in(
     let Some(code) = &q.code else {
         return fail("no code");
     };
-    let callback = s.issuer.join(PlaygroundSettings::CALLBACK_PATH);
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", callback.as_str()),
-        ("client_id", pending.client_id.as_str()),
-        ("code_verifier", pending.verifier.as_str()),
-    ];
-    let resp = match pg
-        .http
-        .post(s.issuer.join("/token"))
-        .form(&form)
-        .send()
-        .await
-    {
-        Ok(r) => r,
-        Err(e) => return fail(&format!("token request failed: {e}")),
-    };
-    let ok = resp.status().is_success();
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
-    if !ok {
-        let e = body["error"].as_str().unwrap_or("token_error");
-        return Err(format!(
-            "{e}: {}",
-            body["error_description"].as_str().unwrap_or("")
-        ));
-    }
+    let body = redeem(state, pg, &pending, code).await?;
     let (Some(access), Some(id_token)) = (body["access_token"].as_str(), body["id_token"].as_str())
     else {
         return fail("the token response lacks tokens");

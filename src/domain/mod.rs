@@ -21,7 +21,7 @@ pub use audit_kind::AuditKind;
 pub use claims::{AccessClaims, IdClaims};
 pub use email::{is_hidden_char, Email};
 pub use ids::{ClientId, ConnectionName};
-pub use issuer::Issuer;
+pub use issuer::{is_loopback_url, Issuer};
 pub use password::Password;
 pub use password_policy::{
     normalize as normalize_password, PasswordPolicy, PasswordProblem, MAX_PASSWORD_BYTES,

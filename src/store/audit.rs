@@ -41,7 +41,16 @@ pub fn record(db: &mut Db<'_>, e: &Event<'_>, now: i64) -> Result<(), StoreError
             e.detail
         ],
     )?;
-    tracing::info!(target: "portico::audit", kind = e.kind.as_str(), connection = e.connection, user = e.user_id, client = e.client_id, ip = e.ip, detail = e.detail, "audit");
+    tracing::info!(
+        target: "portico::audit",
+        kind = e.kind.as_str(),
+        connection = e.connection,
+        user = e.user_id,
+        client = e.client_id,
+        ip = e.ip,
+        detail = e.detail,
+        "audit"
+    );
     Ok(())
 }
 

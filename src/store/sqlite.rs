@@ -37,7 +37,11 @@ fn private_dir(path: &Path) -> Result<(), StoreError> {
         }
         let mode = std::fs::metadata(path).map_err(err)?.permissions().mode();
         if mode & 0o077 != 0 {
-            tracing::warn!(path = %path.display(), mode = format!("{:o}", mode & 0o777), "the data directory was readable by others; restricting it to its owner (0700)");
+            tracing::warn!(
+                path = %path.display(),
+                mode = format!("{:o}", mode & 0o777),
+                "the data directory was readable by others; restricting it to its owner (0700)"
+            );
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(err)?;
         }
         Ok(())
@@ -61,7 +65,11 @@ fn private_files(data_dir: &Path, warn: bool) {
             continue;
         }
         if warn {
-            tracing::warn!(path = %p.display(), mode = format!("{:o}", mode & 0o777), "the database was readable by others; restricting it to its owner (0600)");
+            tracing::warn!(
+                path = %p.display(),
+                mode = format!("{:o}", mode & 0o777),
+                "the database was readable by others; restricting it to its owner (0600)"
+            );
         }
         if let Err(e) = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)) {
             tracing::warn!(path = %p.display(), error = %e, "cannot restrict the database file");

@@ -173,7 +173,11 @@ pub fn backfill_email_keys(db: &mut Db<'_>) -> Result<usize, StoreError> {
             |_| Ok(()),
         )?;
         if clash.is_some() {
-            tracing::warn!(user = %id, "this user's e-mail looks like another user's in the same connection; left as it is");
+            tracing::warn!(
+                user = %id,
+                "this user's e-mail looks like another user's in the same connection; \
+                 left as it is"
+            );
             continue;
         }
         db.execute(

@@ -73,7 +73,10 @@ pub fn seal_stored_keys(store: &Store, secrets: &Secrets) -> Result<usize, KeyEr
             continue;
         }
         if !Secrets::is_sealed(&k.private_pem) {
-            tracing::warn!(kid = %k.kid, "signing key was stored in clear; sealing it under the server secret");
+            tracing::warn!(
+                kid = %k.kid,
+                "signing key was stored in clear; sealing it under the server secret"
+            );
         }
         let pem = private_pem(k, secrets)?;
         changed.push((k.kid.clone(), secrets.seal(&pem, k.kid.as_bytes())));

@@ -1,6 +1,7 @@
 //! Cookies: one SSO session cookie per connection (HttpOnly, SameSite=Lax, Secure on
 //! https), the browser-binding cookie that ties a login transaction to one browser, and
-//! the device cookie (idp::device); and the client's address. On https every name carries the `__Host-` prefix,
+//! the device cookie (idp::device); and the client's address. On https every name
+//! carries the `__Host-` prefix,
 //! so a sibling subdomain or a plain-http attacker cannot plant them (RFC 6265bis 4.1.3).
 //!
 //! The browser id is minted by this server only: random bits plus a MAC under the

@@ -92,7 +92,14 @@ pub async fn track(
     };
     let res = next.call(req).await?;
     let elapsed = start.elapsed();
-    tracing::debug!(target: "portico::access", method, route = %route, status = res.status().as_u16(), ms = elapsed.as_secs_f64() * 1000.0, "request");
+    tracing::debug!(
+        target: "portico::access",
+        method,
+        route = %route,
+        status = res.status().as_u16(),
+        ms = elapsed.as_secs_f64() * 1000.0,
+        "request"
+    );
     if let Some(m) = metrics {
         m.requests
             .with_label_values(&[route.as_str(), method, res.status().as_str()])

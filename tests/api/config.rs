@@ -46,6 +46,19 @@ fn the_good_configuration_and_the_demo_are_accepted() {
 }
 
 #[test]
+fn misspelt_references_get_a_suggestion() {
+    assert_rejected(
+        &GOOD.replace("connection = \"customers-db\"", "connection = \"customer-db\""),
+        "client \"customers-web\": connection \"customer-db\" is not defined (did you mean \"customers-db\"?)",
+    );
+    let second = "[[client]]\nclient_id = \"w2\"\ntype = \"public\"\nredirect_uris = [\"https://a.example.com/cb\"]\nconnection = \"customers-db\"\naudience = \"https://api.exmple.com\"\n";
+    assert_rejected(
+        &format!("{GOOD}\n{second}"),
+        "client \"w2\": audience \"https://api.exmple.com\" is not defined by any [[api]] (did you mean \"https://api.example.com\"?)",
+    );
+}
+
+#[test]
 fn unknown_keys_are_rejected_with_a_suggestion() {
     assert_rejected(&format!("{GOOD}\ncolour = 1"), "unknown key \"colour\"");
     let typo = GOOD.replace("redirect_uris", "redirect_uri");

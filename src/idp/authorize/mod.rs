@@ -94,6 +94,23 @@ pub struct Browser<'a> {
     pub ip: Option<IpAddr>,
 }
 
+/// The live session with this hash in `connection`, and its user.
+async fn session_user(
+    idp: &Idp,
+    hash: String,
+    connection: String,
+    now: i64,
+) -> Result<Option<(store::sessions::Session, store::users::User)>, store::StoreError> {
+    idp.store
+        .read(move |db| {
+            let Some(sess) = store::sessions::get(db, &hash, &connection, now)? else {
+                return Ok(None);
+            };
+            Ok(store::users::get(db, &sess.user_id)?.map(|u| (sess, u)))
+        })
+        .await
+}
+
 /// What /authorize answers.
 #[derive(Debug)]
 pub enum AuthorizeOutcome {
@@ -138,22 +155,10 @@ pub async fn authorize(idp: &Idp, p: &Params, browser: Browser<'_>, now: i64) ->
     };
     // Single sign-on: a live session of this client's connection, fresh enough.
     let existing = match browser.session {
-        Some(hash) => {
-            let conn = connection.to_string();
-            let found = idp
-                .store
-                .read(move |db| {
-                    let Some(sess) = store::sessions::get(db, &hash, &conn, now)? else {
-                        return Ok(None);
-                    };
-                    Ok(store::users::get(db, &sess.user_id)?.map(|u| (sess, u)))
-                })
-                .await;
-            match found {
-                Ok(v) => v,
-                Err(e) => return AuthorizeOutcome::Failed(e.into()),
-            }
-        }
+        Some(hash) => match session_user(idp, hash, connection.to_string(), now).await {
+            Ok(v) => v,
+            Err(e) => return AuthorizeOutcome::Failed(e.into()),
+        },
         None => None,
     };
     match existing {

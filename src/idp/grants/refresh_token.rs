@@ -112,7 +112,11 @@ fn live_token(
             ..audit::Event::new(AuditKind::RefreshReplay)
         };
         audit::record(db, &ev, now)?;
-        tracing::warn!(family = %g.family_id, client = %client_id, "refresh token replay: family revoked");
+        tracing::warn!(
+            family = %g.family_id,
+            client = %client_id,
+            "refresh token replay: family revoked"
+        );
         return Err(invalid_grant("the refresh token was already used"));
     }
     if g.expires_at <= now {
