@@ -10,15 +10,6 @@ use portico::idp::hasher::Lane;
 
 use crate::helpers::*;
 
-/// BASE_CONFIG with more `[login]` settings, X-Forwarded-For believed from loopback so one
-/// test can speak from many addresses.
-fn with_login(settings: &str) -> String {
-    BASE_CONFIG.replace(
-        "max_failures_per_ip = 1000",
-        &format!("max_failures_per_ip = 1000\ntrusted_proxies = [\"127.0.0.1\"]\n{settings}"),
-    )
-}
-
 async fn transactions(app: &TestApp) -> i64 {
     app.scalar("SELECT count(*) FROM login_transactions").await
 }
@@ -26,10 +17,11 @@ async fn transactions(app: &TestApp) -> i64 {
 #[tokio::test]
 async fn anonymous_authorize_floods_are_capped_per_address_per_browser_and_in_all() {
     // H1: every anonymous /authorize parked a row, without any limit.
-    let cfg = with_login(
-        "max_transactions_per_ip = 40\nmax_transactions_per_browser = 5\nmax_transactions = 120",
-    );
-    let app = spawn_from(&cfg, "", "ES256", None).await;
+    let app = TestApp::builder()
+        .behind_proxy()
+        .login("max_transactions_per_ip = 40\nmax_transactions_per_browser = 5\nmax_transactions = 120")
+        .spawn()
+        .await;
     let p = pkce();
 
     // One address, no cookies kept: every request is a "new browser".
@@ -70,13 +62,11 @@ async fn anonymous_authorize_floods_are_capped_per_address_per_browser_and_in_al
 #[tokio::test]
 async fn purged_login_transactions_give_their_space_back() {
     // H1: the database file never shrank after a flood; now freed pages are returned.
-    let app = spawn_from(
-        &with_login("max_transactions_per_ip = 5000"),
-        "",
-        "ES256",
-        None,
-    )
-    .await;
+    let app = TestApp::builder()
+        .behind_proxy()
+        .login("max_transactions_per_ip = 5000")
+        .spawn()
+        .await;
     let p = pkce();
     let pad = "x".repeat(1800);
     let mut work = Vec::new();
@@ -110,8 +100,11 @@ async fn purged_login_transactions_give_their_space_back() {
 async fn a_device_cookie_spares_only_its_own_account_from_the_address_limit() {
     // H2: any account's "trusted browser" switched the per-address limit off for every
     // account. Now the exemption is bound to the account and to this browser.
-    let cfg = with_login("").replace("max_failures_per_ip = 1000", "max_failures_per_ip = 5");
-    let app = spawn_from(&cfg, "", "ES256", None).await;
+    let app = TestApp::builder()
+        .behind_proxy()
+        .login("max_failures_per_ip = 5")
+        .spawn()
+        .await;
     for i in 0..20 {
         app.create_user("staff-db", &format!("staff{i}@example.com"), PASSWORD, &[])
             .await;
@@ -164,9 +157,11 @@ async fn a_device_cookie_spares_only_its_own_account_from_the_address_limit() {
 #[tokio::test]
 async fn a_busy_hashing_queue_charges_neither_the_account_nor_the_address() {
     // M1: 503 answers counted as failures, so load alone locked users out.
-    let cfg = with_login("hash_concurrency = 1\nhash_queue = 0")
-        .replace("max_failures_per_ip = 1000", "max_failures_per_ip = 3");
-    let app = spawn_from(&cfg, "", "ES256", None).await;
+    let app = TestApp::builder()
+        .behind_proxy()
+        .login("hash_concurrency = 1\nhash_queue = 0\nmax_failures_per_ip = 3")
+        .spawn()
+        .await;
     app.create_user("customers-db", "victim@example.com", PASSWORD, &[])
         .await;
     let victim = app.browser_at("192.0.2.10");
@@ -205,8 +200,11 @@ async fn a_busy_hashing_queue_charges_neither_the_account_nor_the_address() {
 #[tokio::test]
 async fn sign_ups_have_budgets_per_address_and_overall() {
     // M2: an anonymous client could create accounts as fast as it could hash.
-    let cfg = with_login("max_signups_per_ip = 3\nmax_signups_per_minute = 5");
-    let app = spawn_from(&cfg, "", "ES256", None).await;
+    let app = TestApp::builder()
+        .behind_proxy()
+        .login("max_signups_per_ip = 3\nmax_signups_per_minute = 5")
+        .spawn()
+        .await;
     for i in 0..3 {
         app.browser_at("192.0.2.20")
             .signup_code("customers-web", &format!("bulk{i}@example.com"))
@@ -257,8 +255,11 @@ async fn sign_ups_have_budgets_per_address_and_overall() {
 #[tokio::test]
 async fn a_sign_up_flood_leaves_logins_their_share_of_the_hashing_queue() {
     // M2: sign-ups filled the whole queue and every login got 503.
-    let cfg = with_login("hash_concurrency = 1\nhash_queue = 7");
-    let app = spawn_from(&cfg, "", "ES256", None).await;
+    let app = TestApp::builder()
+        .behind_proxy()
+        .login("hash_concurrency = 1\nhash_queue = 7")
+        .spawn()
+        .await;
     app.create_user("customers-db", "regular@example.com", PASSWORD, &[])
         .await;
     // Sign-ups own at most a quarter of the 8 places: the flood holds both.
@@ -287,7 +288,10 @@ async fn a_sign_up_flood_leaves_logins_their_share_of_the_hashing_queue() {
 #[tokio::test]
 async fn slow_request_bodies_are_cut_and_the_server_keeps_answering() {
     // M5: a body trickling in was never cut; enough of them exhausted the descriptors.
-    let app = spawn_app_with("[server]\nbody_timeout_secs = 1\nheader_timeout_secs = 1").await;
+    let app = TestApp::builder()
+        .extra("[server]\nbody_timeout_secs = 1\nheader_timeout_secs = 1")
+        .spawn()
+        .await;
     let addr = app.base.trim_start_matches("http://").to_owned();
     let mut slow = Vec::new();
     for _ in 0..40 {
@@ -321,8 +325,11 @@ async fn slow_request_bodies_are_cut_and_the_server_keeps_answering() {
 #[tokio::test]
 async fn failed_client_authentication_is_throttled_per_client_and_address() {
     // I3: wrong client secrets were answered as fast as they came.
-    let cfg = with_login("max_client_auth_failures = 5");
-    let app = spawn_from(&cfg, "", "ES256", None).await;
+    let app = TestApp::builder()
+        .behind_proxy()
+        .login("max_client_auth_failures = 5")
+        .spawn()
+        .await;
     let from = |ip: &str| app.browser_at(ip);
     let guesser = from("192.0.2.40");
     let token = |b: &Browser, secret: &str| {
@@ -352,7 +359,10 @@ async fn failed_client_authentication_is_throttled_per_client_and_address() {
 #[tokio::test]
 async fn audit_events_expire_and_logouts_that_end_nothing_write_nothing() {
     // M4: the audit table grew forever, also from anonymous logout POSTs.
-    let app = spawn_app_with("[audit]\nretention_days = 30").await;
+    let app = TestApp::builder()
+        .extra("[audit]\nretention_days = 30")
+        .spawn()
+        .await;
     for _ in 0..20 {
         let b = app.new_browser();
         let page = b

@@ -315,7 +315,7 @@ async fn hosted_login_pages_show_each_brand_and_partner_signup_returns_a_code() 
     let Some((_driver, client)) = start_browser(test).await else {
         return;
     };
-    let app = spawn_demo().await;
+    let app = TestApp::builder().demo().spawn().await;
     let base = app.base.clone();
     let http = app.new_browser();
 
@@ -425,7 +425,7 @@ async fn the_playground_story_in_a_browser() {
     let Some((_driver, client)) = start_browser(test).await else {
         return;
     };
-    let app = spawn_app_with(PLAYGROUND).await;
+    let app = TestApp::builder().extra(PLAYGROUND).spawn().await;
     let base = app.base.clone();
 
     drive(test, client, move |c| async move {

@@ -52,6 +52,7 @@ async fn acknowledged_writes_survive_a_kill_9() {
         )
         .replace("{DATA}", &dir.path().join("data").display().to_string())
         .replace("{ALG}", "ES256")
+        .replace("{LOGIN}", "")
         .replace("{EXTRA}", "");
     let config = dir.path().join("portico.toml");
     std::fs::write(&config, text).unwrap();

@@ -5,11 +5,15 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 
 use actix_web::web;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use portico::clock::Clock;
 use portico::config;
 use portico::startup::Application;
 use portico::state::AppState;
 use reqwest::header::LOCATION;
+use reqwest::Response;
+use serde_json::Value;
 use tempfile::TempDir;
 
 /// The configuration every test server starts from; `{EXTRA}` takes per-test additions.
@@ -26,7 +30,7 @@ refresh_token_ttl_secs = 86400
 code_ttl_secs = 60
 
 [login]
-max_failures_per_ip = 1000
+{LOGIN}
 
 [[connection]]
 name = "customers-db"
@@ -168,39 +172,109 @@ pub fn new_http() -> reqwest::Client {
         .unwrap()
 }
 
+/// The standard test server: BASE_CONFIG, ES256, a fresh data directory.
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with("").await
+    TestApp::builder().spawn().await
 }
 
-pub async fn spawn_app_with(extra: &str) -> TestApp {
-    spawn(extra, "ES256", None).await
-}
-
-/// Spawn with the config text, signing algorithm and (to test restarts) an existing data dir.
-pub async fn spawn(extra: &str, alg: &str, reuse: Option<TempDir>) -> TestApp {
-    spawn_from(BASE_CONFIG, extra, alg, reuse).await
-}
-
-/// Spawn from another base text (a variant of BASE_CONFIG with other `[login]` limits).
-pub async fn spawn_from(
-    base_config: &str,
-    extra: &str,
-    alg: &str,
+/// How a test server is made: the one way to start one.
+pub struct TestAppBuilder {
+    extra: String,
+    login: Vec<String>,
+    alg: String,
     reuse: Option<TempDir>,
-) -> TestApp {
-    let tmp = reuse.unwrap_or_else(|| tempfile::tempdir().unwrap());
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let base = format!("http://127.0.0.1:{port}");
-    let text = base_config
-        .replace("{ISSUER}", &base)
-        .replace("{DATA}", &tmp.path().join("data").display().to_string())
-        .replace("{ALG}", alg)
-        .replace("{EXTRA}", extra);
-    let config_path = tmp.path().join("portico.toml");
-    std::fs::write(&config_path, &text).unwrap();
-    let settings = config::parse(&text, &config_path, &[]).unwrap_or_else(|e| panic!("{e}"));
-    launch(settings, listener, base, config_path, tmp).await
+    demo: bool,
+}
+
+impl TestApp {
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder {
+            extra: String::new(),
+            login: Vec::new(),
+            alg: "ES256".into(),
+            reuse: None,
+            demo: false,
+        }
+    }
+}
+
+impl TestAppBuilder {
+    /// Configuration appended to BASE_CONFIG (more clients, rules, sections).
+    pub fn extra(mut self, text: &str) -> Self {
+        self.extra.push_str(text);
+        self.extra.push('\n');
+        self
+    }
+
+    /// `[login]` settings (`max_failures_per_ip` defaults to 1000 in tests).
+    pub fn login(mut self, lines: &str) -> Self {
+        self.login.extend(lines.lines().map(str::to_owned));
+        self
+    }
+
+    /// X-Forwarded-For believed from loopback, so one test speaks from many addresses.
+    pub fn behind_proxy(self) -> Self {
+        self.login("trusted_proxies = [\"127.0.0.1\"]")
+    }
+
+    pub fn alg(mut self, alg: &str) -> Self {
+        self.alg = alg.to_owned();
+        self
+    }
+
+    /// Start on the data directory of an earlier server (restarts).
+    pub fn reuse(mut self, dir: Option<TempDir>) -> Self {
+        self.reuse = dir;
+        self
+    }
+
+    /// The repository's own demo configuration (`portico.toml`: both branded doors with
+    /// their stylesheets, the demo rules, the playground), read in place so its
+    /// `script_file`s resolve as shipped.
+    pub fn demo(mut self) -> Self {
+        self.demo = true;
+        self
+    }
+
+    fn login_section(&self) -> String {
+        let mut lines = self.login.clone();
+        if !lines.iter().any(|l| l.starts_with("max_failures_per_ip")) {
+            lines.push("max_failures_per_ip = 1000".into());
+        }
+        lines.join("\n")
+    }
+
+    pub async fn spawn(mut self) -> TestApp {
+        let tmp = self
+            .reuse
+            .take()
+            .unwrap_or_else(|| tempfile::tempdir().unwrap());
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let data = tmp.path().join("data").display().to_string();
+        let (settings, config_path) = if self.demo {
+            let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("portico.toml");
+            let text = std::fs::read_to_string(&path).unwrap();
+            let overrides = [
+                ("issuer", base.clone()),
+                ("listen", "127.0.0.1:0".to_owned()),
+                ("data_dir", data),
+            ];
+            (config::parse(&text, &path, &overrides), path)
+        } else {
+            let text = BASE_CONFIG
+                .replace("{ISSUER}", &base)
+                .replace("{DATA}", &data)
+                .replace("{ALG}", &self.alg)
+                .replace("{LOGIN}", &self.login_section())
+                .replace("{EXTRA}", &self.extra);
+            let path = tmp.path().join("portico.toml");
+            std::fs::write(&path, &text).unwrap();
+            (config::parse(&text, &path, &[]), path)
+        };
+        let settings = settings.unwrap_or_else(|e| panic!("{e}"));
+        launch(settings, listener, base, config_path, tmp).await
+    }
 }
 
 /// Start the server on its listener and keep what the tests need.
@@ -537,21 +611,118 @@ pub fn claims(jwt: &str) -> serde_json::Value {
     serde_json::from_slice(&bytes).unwrap()
 }
 
-/// Spawn the repository's own demo configuration (`portico.toml`: both branded doors with
-/// their stylesheets, the demo rules, the playground) on a random port and a temporary
-/// data dir. The file itself is read in place, so its `script_file`s resolve as shipped.
-pub async fn spawn_demo() -> TestApp {
-    let tmp = tempfile::tempdir().unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let base = format!("http://127.0.0.1:{port}");
-    let config_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("portico.toml");
-    let text = std::fs::read_to_string(&config_path).unwrap();
-    let overrides = [
-        ("issuer", base.clone()),
-        ("listen", "127.0.0.1:0".to_owned()),
-        ("data_dir", tmp.path().join("data").display().to_string()),
+// --- OAuth answers and token calls, shared by the token, logout and housekeeping tests ---
+
+pub const API: &str = "https://api.example.com";
+
+pub const WORKER: (&str, &str) = ("orders-worker", "worker-secret-0123456789");
+
+pub const BACKEND: (&str, &str) = ("backend-app", "backend-secret-0123456789");
+
+/// Assert an OAuth error answer (RFC 6749 5.2) with `status`; return its `error`.
+pub async fn oauth_error(r: Response, status: u16) -> String {
+    let headers = r.headers().clone();
+    let got = r.status();
+    let text = r.text().await.unwrap();
+    assert_eq!(got, status, "unexpected status: {text}");
+    let ct = headers["content-type"].to_str().unwrap();
+    assert!(ct.starts_with("application/json"), "{ct}");
+    assert_eq!(headers["cache-control"], "no-store");
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert!(body["error_description"].is_string(), "{body}");
+    body["error"].as_str().unwrap().to_owned()
+}
+
+/// Assert a 200 token response and return its JSON.
+pub async fn ok_json(r: Response) -> Value {
+    let status = r.status();
+    let body = r.text().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// POST a form with HTTP Basic client authentication (client_secret_basic).
+pub async fn post_basic(
+    b: &Browser,
+    path: &str,
+    (id, secret): (&str, &str),
+    form: &[(&str, &str)],
+) -> Response {
+    b.http
+        .post(format!("{}{path}", b.base))
+        .basic_auth(id, Some(secret))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Introspect as the confidential backend-app.
+pub async fn introspect(b: &Browser, token: &str) -> Value {
+    let r = post_basic(b, "/introspect", BACKEND, &[("token", token)]).await;
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    ok_json(r).await
+}
+
+pub async fn is_active(b: &Browser, token: &str) -> bool {
+    introspect(b, token).await["active"].as_bool().unwrap()
+}
+
+pub async fn userinfo(b: &Browser, token: &str) -> Response {
+    b.http
+        .get(format!("{}/userinfo", b.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Assert a bearer-token refusal by /userinfo (RFC 6750 3.1).
+pub async fn refused_by_userinfo(b: &Browser, token: &str) {
+    let r = userinfo(b, token).await;
+    let challenge = r
+        .headers()
+        .get("www-authenticate")
+        .expect("a WWW-Authenticate challenge")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(challenge.starts_with("Bearer "), "{challenge}");
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    assert_eq!(oauth_error(r, 401).await, "invalid_token");
+}
+
+/// A refresh by a public client.
+pub async fn refresh(b: &Browser, client_id: &str, rt: &str, extra: &[(&str, &str)]) -> Response {
+    let mut form = vec![
+        ("grant_type", "refresh_token"),
+        ("client_id", client_id),
+        ("refresh_token", rt),
     ];
-    let settings = config::parse(&text, &config_path, &overrides).unwrap_or_else(|e| panic!("{e}"));
-    launch(settings, listener, base, config_path, tmp).await
+    form.extend_from_slice(extra);
+    b.post_form("/token", &form).await
+}
+
+pub async fn revoke(b: &Browser, client_id: &str, token: &str) -> Response {
+    b.post_form("/revoke", &[("client_id", client_id), ("token", token)])
+        .await
+}
+
+pub fn s<'a>(v: &'a Value, k: &str) -> &'a str {
+    v[k].as_str().unwrap_or_else(|| panic!("no {k} in {v}"))
+}
+
+pub fn header_of(jwt: &str) -> Value {
+    let h = URL_SAFE_NO_PAD
+        .decode(jwt.split('.').next().unwrap())
+        .unwrap();
+    serde_json::from_slice(&h).unwrap()
+}
+
+pub fn b64_json(v: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+pub async fn jwks(b: &Browser) -> Value {
+    b.get("/.well-known/jwks.json").await.json().await.unwrap()
 }

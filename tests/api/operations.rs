@@ -99,7 +99,7 @@ async fn an_older_data_directory_is_tightened_and_its_plaintext_keys_sealed() {
     assert!(err.contains("stored in clear"), "{err}");
     assert_eq!(mode(&data), 0o700);
     assert_eq!(mode(&data.join("portico.db")), 0o600);
-    let again = spawn("", "ES256", Some(dir)).await;
+    let again = TestApp::builder().reuse(Some(dir)).spawn().await;
     for pem in stored_pems(&again).await {
         assert!(pem.starts_with("sealed:v1:"), "{pem}");
     }
@@ -192,7 +192,10 @@ async fn metrics_can_require_a_bearer_token_or_live_on_their_own_address() {
     // I1: /metrics showed live failure rates to anyone.
     let token = "metrics-token-0123456789";
     let digest = portico::crypto::hex(&portico::crypto::sha256(token.as_bytes()));
-    let app = spawn_app_with(&format!("[metrics]\nbearer_token_sha256 = \"{digest}\"")).await;
+    let app = TestApp::builder()
+        .extra(&format!("[metrics]\nbearer_token_sha256 = \"{digest}\""))
+        .spawn()
+        .await;
     let r = app.get("/metrics").await;
     assert_eq!(r.status(), 401);
     assert!(r.headers().contains_key("www-authenticate"));
@@ -210,7 +213,10 @@ async fn metrics_can_require_a_bearer_token_or_live_on_their_own_address() {
         .local_addr()
         .unwrap()
         .port();
-    let app = spawn_app_with(&format!("[metrics]\nlisten = \"127.0.0.1:{port}\"")).await;
+    let app = TestApp::builder()
+        .extra(&format!("[metrics]\nlisten = \"127.0.0.1:{port}\""))
+        .spawn()
+        .await;
     assert_eq!(app.get("/metrics").await.status(), 404, "not on the issuer");
     let r = new_http()
         .get(format!("http://127.0.0.1:{port}/metrics"))

@@ -39,7 +39,7 @@ async fn call(api: &str, path: &str, token: Option<&str>) -> reqwest::Response {
 
 #[tokio::test]
 async fn one_api_serves_partners_and_customers_by_role() {
-    let app = spawn_app_with(PLAYGROUND).await;
+    let app = TestApp::builder().extra(PLAYGROUND).spawn().await;
     let api = spawn_orders_api(&app.base).await;
     let partner = app.signup_tokens("partners-web", "p@example.com").await;
     let customer = app
@@ -91,7 +91,7 @@ async fn one_api_serves_partners_and_customers_by_role() {
 
 #[tokio::test]
 async fn the_playground_signs_up_a_partner_and_shows_which_api_routes_answer() {
-    let app = spawn_app_with(PLAYGROUND).await;
+    let app = TestApp::builder().extra(PLAYGROUND).spawn().await;
     let page = app.get("/playground").await.text().await.unwrap();
     assert!(
         page.contains("Sign up as a partner →") && page.contains("Sign up as a customer →"),
@@ -166,7 +166,7 @@ async fn the_playground_signs_up_a_partner_and_shows_which_api_routes_answer() {
 
 #[tokio::test]
 async fn the_playground_callback_refuses_a_forged_state() {
-    let app = spawn_app_with(PLAYGROUND).await;
+    let app = TestApp::builder().extra(PLAYGROUND).spawn().await;
     let r = app
         .get("/playground/start?client=customers-web&mode=login")
         .await;
@@ -194,7 +194,7 @@ async fn the_playground_callback_refuses_a_forged_state() {
 #[tokio::test]
 async fn the_playground_shows_no_text_from_its_url() {
     // Review L7: a link must not put words on the issuer's origin.
-    let app = spawn_app_with(PLAYGROUND).await;
+    let app = TestApp::builder().extra(PLAYGROUND).spawn().await;
     let page = app
         .get("/playground?error=Your+account+was+suspended&error_description=Call+%2B1-555-0100")
         .await

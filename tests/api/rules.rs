@@ -38,7 +38,7 @@ if event.user.email.ends_with("@blocked.example") { api.add_role("should-not-hap
 
 #[tokio::test]
 async fn signing_up_through_the_partner_site_gives_role_partner_in_the_same_logins_tokens() {
-    let app = spawn_app_with(STORY).await;
+    let app = TestApp::builder().extra(STORY).spawn().await;
     let t = app.signup_tokens("partners-web", "pat@example.com").await;
     let at = claims(t["access_token"].as_str().unwrap());
     let id = claims(t["id_token"].as_str().unwrap());
@@ -67,7 +67,7 @@ async fn signing_up_through_the_partner_site_gives_role_partner_in_the_same_logi
 
 #[tokio::test]
 async fn a_signup_link_may_carry_data_that_a_rule_copies_into_a_claim() {
-    let app = spawn_app_with(STORY).await;
+    let app = TestApp::builder().extra(STORY).spawn().await;
     let f = app
         .begin(
             "customers-web",
@@ -100,7 +100,7 @@ async fn a_signup_link_may_carry_data_that_a_rule_copies_into_a_claim() {
 
 #[tokio::test]
 async fn deny_sends_access_denied_with_the_reason_and_keeps_the_signed_up_user() {
-    let app = spawn_app_with(STORY).await;
+    let app = TestApp::builder().extra(STORY).spawn().await;
     let f = app
         .begin("partners-web", &[("screen_hint", "signup")])
         .await;
@@ -133,14 +133,16 @@ async fn deny_sends_access_denied_with_the_reason_and_keeps_the_signed_up_user()
 
 #[tokio::test]
 async fn a_failing_rule_denies_the_login_and_is_audited() {
-    let app = spawn_app_with(
-        r#"
+    let app = TestApp::builder()
+        .extra(
+            r#"
 [[rule]]
 name = "endless"
 script = "loop { }"
 "#,
-    )
-    .await;
+        )
+        .spawn()
+        .await;
     let f = app
         .begin("customers-web", &[("screen_hint", "signup")])
         .await;
@@ -156,10 +158,12 @@ script = "loop { }"
 
 #[tokio::test]
 async fn a_rule_setting_a_registered_claim_denies_the_login() {
-    let app = spawn_app_with(
+    let app = TestApp::builder()
+        .extra(
         "[[rule]]\nname = \"forge\"\nscript = 'api.set_access_token_claim(\"sub\", \"admin\");'\n",
     )
-    .await;
+        .spawn()
+        .await;
     let f = app
         .begin("customers-web", &[("screen_hint", "signup")])
         .await;
@@ -169,7 +173,7 @@ async fn a_rule_setting_a_registered_claim_denies_the_login() {
 
 #[tokio::test]
 async fn rules_also_run_on_single_sign_on() {
-    let app = spawn_app_with(STORY).await;
+    let app = TestApp::builder().extra(STORY).spawn().await;
     app.signup_code("customers-web", "sso@example.com").await;
     let p = pkce();
     let r = app.authorize("customers-web", &p, &[]).await;
@@ -208,7 +212,7 @@ fn rules_test(config: &std::path::Path, args: &[&str]) -> (bool, String) {
 
 #[tokio::test]
 async fn rules_test_dry_runs_without_touching_the_database() {
-    let app = spawn_app_with(STORY).await;
+    let app = TestApp::builder().extra(STORY).spawn().await;
     let (ok, out) = rules_test(
         &app.config_path,
         &[
@@ -285,16 +289,18 @@ fn the_demo_configuration_tells_the_story() {
 #[tokio::test]
 async fn a_rule_that_sleeps_is_cut_off_and_denies() {
     // L1: Rhai's sleep() ignored the wall-clock limit and held a thread.
-    let app = spawn_app_with(
-        r#"
+    let app = TestApp::builder()
+        .extra(
+            r#"
 [[rule]]
 name = "sleeper"
 script = '''
 sleep(30);
 '''
 "#,
-    )
-    .await;
+        )
+        .spawn()
+        .await;
     let f = app
         .begin("customers-web", &[("screen_hint", "signup")])
         .await;

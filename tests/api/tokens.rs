@@ -1,5 +1,5 @@
 //! The token service: code exchange, refresh rotation, client credentials, userinfo,
-//! introspection, revocation and logout, driven by a real OIDC client library where one
+//! introspection and revocation, driven by a real OIDC client library where one
 //! fits and by hand where the test is an attack.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,122 +12,10 @@ use openidconnect::{
     AccessTokenHash, AuthorizationCode, ClientId, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
     PkceCodeChallenge, RedirectUrl, RequestTokenError, Scope, TokenResponse,
 };
-use reqwest::Response;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::*;
-
-const BACKEND: (&str, &str) = ("backend-app", "backend-secret-0123456789");
-const WORKER: (&str, &str) = ("orders-worker", "worker-secret-0123456789");
-const API: &str = "https://api.example.com";
-/// Assert an OAuth error answer (RFC 6749 5.2) with `status`; return its `error`.
-async fn oauth_error(r: Response, status: u16) -> String {
-    let headers = r.headers().clone();
-    let got = r.status();
-    let text = r.text().await.unwrap();
-    assert_eq!(got, status, "unexpected status: {text}");
-    let ct = headers["content-type"].to_str().unwrap();
-    assert!(ct.starts_with("application/json"), "{ct}");
-    assert_eq!(headers["cache-control"], "no-store");
-    let body: Value = serde_json::from_str(&text).unwrap();
-    assert!(body["error_description"].is_string(), "{body}");
-    body["error"].as_str().unwrap().to_owned()
-}
-
-/// Assert a 200 token response and return its JSON.
-async fn ok_json(r: Response) -> Value {
-    let status = r.status();
-    let body = r.text().await.unwrap();
-    assert_eq!(status, 200, "{body}");
-    serde_json::from_str(&body).unwrap()
-}
-
-/// POST a form with HTTP Basic client authentication (client_secret_basic).
-async fn post_basic(
-    b: &Browser,
-    path: &str,
-    (id, secret): (&str, &str),
-    form: &[(&str, &str)],
-) -> Response {
-    b.http
-        .post(format!("{}{path}", b.base))
-        .basic_auth(id, Some(secret))
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// Introspect as the confidential backend-app.
-async fn introspect(b: &Browser, token: &str) -> Value {
-    let r = post_basic(b, "/introspect", BACKEND, &[("token", token)]).await;
-    assert_eq!(r.headers()["cache-control"], "no-store");
-    ok_json(r).await
-}
-
-async fn is_active(b: &Browser, token: &str) -> bool {
-    introspect(b, token).await["active"].as_bool().unwrap()
-}
-
-async fn userinfo(b: &Browser, token: &str) -> Response {
-    b.http
-        .get(format!("{}/userinfo", b.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// Assert a bearer-token refusal by /userinfo (RFC 6750 3.1).
-async fn refused_by_userinfo(b: &Browser, token: &str) {
-    let r = userinfo(b, token).await;
-    let challenge = r
-        .headers()
-        .get("www-authenticate")
-        .expect("a WWW-Authenticate challenge")
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(challenge.starts_with("Bearer "), "{challenge}");
-    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
-    assert_eq!(oauth_error(r, 401).await, "invalid_token");
-}
-
-/// A refresh by a public client.
-async fn refresh(b: &Browser, client_id: &str, rt: &str, extra: &[(&str, &str)]) -> Response {
-    let mut form = vec![
-        ("grant_type", "refresh_token"),
-        ("client_id", client_id),
-        ("refresh_token", rt),
-    ];
-    form.extend_from_slice(extra);
-    b.post_form("/token", &form).await
-}
-
-async fn revoke(b: &Browser, client_id: &str, token: &str) -> Response {
-    b.post_form("/revoke", &[("client_id", client_id), ("token", token)])
-        .await
-}
-
-fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v[k].as_str().unwrap_or_else(|| panic!("no {k} in {v}"))
-}
-
-fn header_of(jwt: &str) -> Value {
-    let h = URL_SAFE_NO_PAD
-        .decode(jwt.split('.').next().unwrap())
-        .unwrap();
-    serde_json::from_slice(&h).unwrap()
-}
-
-fn b64_json(v: &Value) -> String {
-    URL_SAFE_NO_PAD.encode(v.to_string())
-}
-
-async fn jwks(b: &Browser) -> Value {
-    b.get("/.well-known/jwks.json").await.json().await.unwrap()
-}
 
 /// The relying party's HTTP client: no cookies, no redirects followed.
 fn rp_http() -> reqwest::Client {
@@ -140,7 +28,7 @@ fn rp_http() -> reqwest::Client {
 /// The whole authorization code flow with the `openidconnect` crate as the relying party,
 /// a browser signing up on the hosted page in between.
 async fn relying_party_flow(alg: &str, signing_alg: CoreJwsSigningAlgorithm) {
-    let app = spawn("", alg, None).await;
+    let app = TestApp::builder().alg(alg).spawn().await;
     let http = rp_http();
     let meta =
         CoreProviderMetadata::discover_async(IssuerUrl::new(app.base.clone()).unwrap(), &http)
@@ -1053,128 +941,7 @@ async fn a_repeated_parameter_at_the_token_endpoint_is_an_invalid_request() {
 
 // --- RP-Initiated Logout 1.0 ---
 
-#[tokio::test]
-async fn logout_with_a_registered_uri_ends_the_session_and_returns_with_the_state() {
-    let app = spawn_app().await;
-    let t = app.signup_tokens("customers-web", "bye@example.com").await;
-    let p = pkce();
-    let r = app
-        .authorize("customers-web", &p, &[("prompt", "none")])
-        .await;
-    assert!(
-        query_of(&location(&r)).contains_key("code"),
-        "a session exists"
-    );
-
-    let q = serde_urlencoded::to_string([
-        ("id_token_hint", s(&t, "id_token")),
-        ("post_logout_redirect_uri", "http://localhost:3000/"),
-        ("state", "bye-1"),
-    ])
-    .unwrap();
-    let r = app.get(&format!("/logout?{q}")).await;
-    assert_eq!(r.status(), 303);
-    assert_eq!(location(&r), "http://localhost:3000/?state=bye-1");
-
-    let r = app
-        .authorize("customers-web", &p, &[("prompt", "none")])
-        .await;
-    let q = query_of(&location(&r));
-    assert_eq!(q["error"], "login_required");
-    assert!(app.audit_kinds().await.iter().any(|k| k == "logout"));
-}
-
-#[tokio::test]
-async fn logout_refuses_an_unregistered_uri_or_an_invalid_hint_without_redirecting() {
-    let app = spawn_app().await;
-    let t = app.signup_tokens("customers-web", "stay@example.com").await;
-    let id_token = s(&t, "id_token");
-    let mut tampered = claims(id_token);
-    tampered["sub"] = json!("someone-else");
-    let parts: Vec<&str> = id_token.split('.').collect();
-    let tampered = format!("{}.{}.{}", parts[0], b64_json(&tampered), parts[2]);
-
-    let attempts = [
-        // Not registered for customers-web (it is backend-app's).
-        vec![
-            ("id_token_hint", id_token),
-            ("post_logout_redirect_uri", "http://localhost:5000/bye"),
-        ],
-        vec![
-            ("id_token_hint", id_token),
-            ("post_logout_redirect_uri", "https://evil.example/"),
-        ],
-        vec![("id_token_hint", "garbage")],
-        vec![
-            ("id_token_hint", tampered.as_str()),
-            ("post_logout_redirect_uri", "http://localhost:3000/"),
-        ],
-    ];
-    for params in attempts {
-        let q = serde_urlencoded::to_string(&params).unwrap();
-        let r = app.get(&format!("/logout?{q}")).await;
-        assert_eq!(r.status(), 400, "{params:?}");
-        assert!(r.headers().get("location").is_none(), "must never redirect");
-    }
-    // Nothing was ended.
-    let r = app
-        .authorize("customers-web", &pkce(), &[("prompt", "none")])
-        .await;
-    assert!(query_of(&location(&r)).contains_key("code"));
-}
-
 // --- Housekeeping ---
-
-/// How many rows `purge_expired` would delete at `at`, without deleting them.
-async fn expired_rows_at(app: &TestApp, at: i64) -> usize {
-    app.state
-        .idp
-        .store
-        .rehearse(move |db| portico::store::purge_expired(db, at, 90 * 86_400))
-        .await
-        .unwrap()
-}
-
-#[tokio::test]
-async fn housekeeping_purges_expired_codes_and_tokens_and_keeps_live_ones() {
-    let app = spawn_app().await;
-    // A code never redeemed, a token family, a revoked access token.
-    let (_unused, _) = app.signup_code("customers-web", "old@example.com").await;
-    let b = app.new_browser();
-    let t = b.signup_tokens("customers-web", "older@example.com").await;
-    assert_eq!(
-        revoke(&b, "customers-web", s(&t, "access_token"))
-            .await
-            .status(),
-        200
-    );
-    assert_eq!(
-        expired_rows_at(&app, app.now()).await,
-        0,
-        "nothing expired yet"
-    );
-    let later = app.now() + 86_401;
-    assert!(expired_rows_at(&app, later).await >= 4);
-
-    app.state.clock.advance(86_401);
-    // Fresh state created after the jump must survive.
-    let fresh = app
-        .new_browser()
-        .signup_tokens("customers-web", "fresh@example.com")
-        .await;
-    portico::startup::run_housekeeping(&app.state)
-        .await
-        .unwrap();
-    assert_eq!(
-        expired_rows_at(&app, app.now()).await,
-        0,
-        "housekeeping left expired rows"
-    );
-
-    let r = refresh(&b, "customers-web", s(&t, "refresh_token"), &[]).await;
-    assert_eq!(oauth_error(r, 400).await, "invalid_grant");
-    ok_json(refresh(&app, "customers-web", s(&fresh, "refresh_token"), &[]).await).await;
-}
 
 /// RFC 9700 2.1.1: a code requested without PKCE cannot be redeemed with a verifier
 /// (an attacker injecting a stolen code must not be able to add PKCE after the fact).
@@ -1238,81 +1005,6 @@ async fn a_verifier_for_a_code_issued_without_pkce_is_a_downgrade_and_refused() 
         redeem(code, None).await.status(),
         200,
         "a confidential client may skip PKCE"
-    );
-}
-
-/// RP-Initiated Logout 1.0 section 2: without an id_token_hint the user confirms, and a
-/// cross-site request (no browser-binding cookie) cannot confirm for them.
-#[tokio::test]
-async fn logout_without_a_hint_asks_first_and_cannot_be_forged() {
-    let app = spawn_app().await;
-    app.signup_code("customers-web", "bye@example.com").await;
-    let still_signed_in = |b: &Browser| {
-        let b = b.clone();
-        async move {
-            let r = b
-                .authorize("customers-web", &pkce(), &[("prompt", "none")])
-                .await;
-            query_of(&location(&r)).contains_key("code")
-        }
-    };
-    let q = "client_id=customers-web&post_logout_redirect_uri=http%3A%2F%2Flocalhost%3A3000%2F&state=s9";
-    let r = app.get(&format!("/logout?{q}")).await;
-    assert_eq!(r.status(), 200);
-    let page = r.text().await.unwrap();
-    assert!(page.contains("Sign out?"));
-    assert!(still_signed_in(&app).await, "a GET alone signs nobody out");
-
-    let confirm = hidden(&page, "confirm");
-    let form = [
-        ("confirm", confirm.as_str()),
-        ("client_id", "customers-web"),
-        ("post_logout_redirect_uri", "http://localhost:3000/"),
-        ("state", "s9"),
-    ];
-    // Another site replaying the form: no binding cookie, no logout.
-    let forged = app.new_browser().post_form("/logout", &form).await;
-    assert_eq!(forged.status(), 200);
-    assert!(still_signed_in(&app).await);
-    let r = app
-        .post_form(
-            "/logout",
-            &[("confirm", "wrong"), ("client_id", "customers-web")],
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    assert!(still_signed_in(&app).await);
-
-    let r = app.post_form("/logout", &form).await;
-    assert_eq!(r.status(), 303);
-    assert_eq!(location(&r), "http://localhost:3000/?state=s9");
-    assert!(!still_signed_in(&app).await);
-}
-
-/// An attacker's own ID token as id_token_hint must not sign a victim out silently.
-#[tokio::test]
-async fn a_hint_naming_another_user_does_not_skip_the_logout_question() {
-    let app = spawn_app().await;
-    app.signup_code("customers-web", "victim@example.com").await;
-    let attacker = app
-        .new_browser()
-        .signup_tokens("customers-web", "mallory@example.com")
-        .await;
-    let hint = attacker["id_token"].as_str().unwrap();
-    let q = serde_urlencoded::to_string([
-        ("id_token_hint", hint),
-        ("post_logout_redirect_uri", "http://localhost:3000/"),
-    ])
-    .unwrap();
-    let r = app.get(&format!("/logout?{q}")).await;
-    assert_eq!(r.status(), 200, "a confirmation page, not a redirect");
-    assert!(r.text().await.unwrap().contains("Sign out?"));
-    let r = app
-        .authorize("customers-web", &pkce(), &[("prompt", "none")])
-        .await;
-    assert!(
-        query_of(&location(&r)).contains_key("code"),
-        "the victim is still signed in"
     );
 }
 
