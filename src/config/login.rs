@@ -52,7 +52,7 @@ pub(super) fn parse(c: &mut Checker, root: &mut toml::Table) -> LoginSettings {
                     None
                 }
             })
-            .map(crate::idp::throttle::normalise)
+            .map(crate::domain::normalise_ip)
             .collect(),
         max_signups_per_ip: raw_login.max_signups_per_ip.unwrap_or(20).max(1),
         signup_window: raw_login.signup_window_secs.unwrap_or(3600),

@@ -6,6 +6,7 @@ mod audit_kind;
 mod claims;
 mod email;
 mod ids;
+mod ip;
 mod issuer;
 mod password;
 mod password_policy;
@@ -21,6 +22,7 @@ pub use audit_kind::AuditKind;
 pub use claims::{AccessClaims, IdClaims};
 pub use email::{is_hidden_char, Email};
 pub use ids::{ClientId, ConnectionName};
+pub use ip::normalise_ip;
 pub use issuer::{is_loopback_url, Issuer};
 pub use password::Password;
 pub use password_policy::{

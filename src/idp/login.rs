@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use serde_json::json;
 
-use super::authorize::{error_location, AuthRequest};
+use super::auth_request::{error_location, AuthRequest};
 use super::{ErrorCode, Idp, OAuthError};
 use crate::config::Client;
 use crate::crypto::{random_token, token_hash};

@@ -1,8 +1,9 @@
 //! The protocol core: every decision Portico makes as an OpenID provider, with no HTTP in
 //! it. The edge (web/, oidc/, login/) parses requests, calls in here with typed values
 //! and the time (`now`, Unix seconds), and shapes the answer. Like kanidm's idm, this
-//! layer imports no actix_web; the CI greps for it.
+//! layer imports no HTTP framework; .ci/run greps for it.
 
+pub mod auth_request;
 pub mod authorize;
 pub mod client_auth;
 pub mod device;

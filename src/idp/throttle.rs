@@ -11,6 +11,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::net::IpAddr;
+
+pub use crate::domain::normalise_ip as normalise;
 use std::sync::{Mutex, MutexGuard};
 
 const MAX_ENTRIES: usize = 100_000;
@@ -47,17 +49,6 @@ impl std::fmt::Display for IpBucket {
                 write!(f, "{}/64", std::net::Ipv6Addr::from(full))
             }
         }
-    }
-}
-
-/// `::ffff:10.0.0.1` is `10.0.0.1` (dual-stack listeners report IPv4 peers this way).
-pub fn normalise(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map(IpAddr::V4)
-            .unwrap_or(IpAddr::V6(v6)),
-        v4 => v4,
     }
 }
 

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::authorize::AuthRequest;
+use super::auth_request::AuthRequest;
 use super::throttle::IpBucket;
 use super::Idp;
 use crate::config::Client;

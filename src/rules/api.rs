@@ -4,8 +4,16 @@ use std::sync::{Arc, Mutex};
 
 use rhai::{Dynamic, EvalAltResult};
 
-use super::engine::{rule_error, RhaiResult, DENY_MARKER};
 use super::PROTECTED_CLAIMS;
+
+/// What `api.deny` throws to unwind the script; `run` recognises it as a denial.
+const DENY_MARKER: &str = "\u{0}portico-deny";
+
+pub(super) type RhaiResult = Result<(), Box<EvalAltResult>>;
+
+pub(super) fn rule_error(msg: String) -> Box<EvalAltResult> {
+    msg.into()
+}
 
 #[derive(Debug, Default)]
 pub(super) struct Effects {

@@ -4,24 +4,17 @@
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
-use rhai::{Dynamic, Engine, EvalAltResult};
+use rhai::{Dynamic, Engine};
 
-use super::api::RuleApi;
+use super::api::{rule_error, RhaiResult, RuleApi};
 
 /// Wall-clock bound per rule, enforced through the engine's progress callback.
 pub const RULE_TIME_LIMIT: Duration = Duration::from_millis(200);
 pub(super) const MAX_OPERATIONS: u64 = 200_000;
-pub(super) const DENY_MARKER: &str = "\u{0}portico-deny";
 
 thread_local! {
     /// When the rule running on this thread must stop.
     pub(super) static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
-}
-
-pub(super) type RhaiResult = Result<(), Box<EvalAltResult>>;
-
-pub(super) fn rule_error(msg: String) -> Box<EvalAltResult> {
-    msg.into()
 }
 
 pub(super) fn engine() -> Engine {

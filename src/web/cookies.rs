@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use actix_web::HttpRequest;
 
 use crate::crypto::{b64url, ct_eq, hex, random_token, sha256};
-use crate::idp::throttle::normalise;
+use crate::domain::normalise_ip as normalise;
 use crate::secrets::Secrets;
 
 /// How long a browser keeps its id (and so its device trust): a year.

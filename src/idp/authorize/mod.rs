@@ -6,18 +6,17 @@
 //! (RFC 6749 4.1.2.1).
 
 mod checks;
-mod request;
 
 use std::net::IpAddr;
 
+pub use super::auth_request::{error_location, AuthRequest};
 pub use checks::target_audience;
-pub use request::AuthRequest;
 
 use super::login::{self, Completion, LoginOutcome, SessionChange};
 use super::params::Params;
 use super::{transaction, ErrorCode, Idp, OAuthError, Refusal};
 use crate::config::Settings;
-use crate::domain::{ClientId, RedirectUri};
+use crate::domain::ClientId;
 use crate::store;
 
 /// Why a request is refused, and how the refusal reaches the user.
@@ -27,24 +26,6 @@ pub enum Rejection {
     Page(&'static str),
     /// Back to the client's (trusted) redirect_uri, with the error (RFC 6749 4.1.2.1).
     Redirect(String),
-}
-
-/// The error response of RFC 6749 4.1.2.1 with `iss` (RFC 9207).
-pub fn error_location(
-    s: &Settings,
-    redirect_uri: &RedirectUri,
-    state: Option<&str>,
-    e: &OAuthError,
-) -> String {
-    let mut params = vec![
-        ("error", e.code.as_str()),
-        ("error_description", e.description.as_ref()),
-    ];
-    if let Some(st) = state {
-        params.push(("state", st));
-    }
-    params.push(("iss", s.issuer.as_str()));
-    redirect_uri.with_params(&params)
 }
 
 /// Run every check in order.

@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use crate::idp::authorize::request::TYPED;
+use crate::idp::auth_request::TYPED;
 use crate::idp::params::Params;
 use crate::idp::OAuthError;
 

@@ -1,9 +1,13 @@
-//! The validated authorization request: typed, and parked in the login transaction.
+//! The validated authorization request: typed, parked in the login transaction, and
+//! the way errors go back to its redirect_uri. Shared by /authorize, the hosted pages
+//! and the completion of a login.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::OAuthError;
+use crate::config::Settings;
 use crate::domain::{ClientId, CodeChallenge, Prompt, RedirectUri, Scopes};
 
 /// What /authorize accepted. `scope` holds the granted scopes (unknown ones dropped);
@@ -27,7 +31,7 @@ pub struct AuthRequest {
 
 /// Parameters kept as typed fields above, so the parked row holds each value once;
 /// `rule_query` puts them back for the rules.
-pub(super) const TYPED: &[&str] = &[
+pub(crate) const TYPED: &[&str] = &[
     "client_id",
     "redirect_uri",
     "response_type",
@@ -66,4 +70,22 @@ impl AuthRequest {
     pub fn accepts_auth_time(&self, auth_time: i64, now: i64) -> bool {
         self.max_age.is_none_or(|m| now - auth_time <= m)
     }
+}
+
+/// The error response of RFC 6749 4.1.2.1 with `iss` (RFC 9207).
+pub fn error_location(
+    s: &Settings,
+    redirect_uri: &RedirectUri,
+    state: Option<&str>,
+    e: &OAuthError,
+) -> String {
+    let mut params = vec![
+        ("error", e.code.as_str()),
+        ("error_description", e.description.as_ref()),
+    ];
+    if let Some(st) = state {
+        params.push(("state", st));
+    }
+    params.push(("iss", s.issuer.as_str()));
+    redirect_uri.with_params(&params)
 }
