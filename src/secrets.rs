@@ -57,6 +57,9 @@ pub struct SecretSource {
     pub key_file: Option<PathBuf>,
     pub previous_key_files: Vec<PathBuf>,
     pub data_dir: PathBuf,
+    /// Generate `<data_dir>/secret.key` when no key is given (not with PostgreSQL, where
+    /// every replica must hold the same key).
+    pub allow_generated: bool,
 }
 
 #[derive(Clone)]
@@ -167,7 +170,13 @@ impl Secrets {
             Ok(v) if !v.trim().is_empty() => Key::parse(&v, "PORTICO_SECRET_KEY")?,
             _ => match &src.key_file {
                 Some(p) => read_key_file(p)?,
-                None => generated_key_file(&src.data_dir.join("secret.key"))?,
+                None if src.allow_generated => generated_key_file(&src.data_dir.join("secret.key"))?,
+                None => {
+                    return Err(SecretError::BadKey {
+                        source_name: "the server secret".into(),
+                        reason: "with [store] url every replica needs the same key: set PORTICO_SECRET_KEY or [secrets] key_file".into(),
+                    })
+                }
             },
         };
         let mut previous = Vec::new();

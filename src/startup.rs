@@ -46,7 +46,7 @@ pub struct Application {
 
 /// Open the store and load the server secret (after the store, which makes `data_dir`).
 pub fn open_store_and_secrets(settings: &Settings) -> Result<(Store, Secrets), StartError> {
-    let store = Store::open(&settings.data_dir, settings.durability)?;
+    let store = Store::open(&settings.store_location())?;
     let secrets = Secrets::load(&settings.secrets)?;
     Ok((store, secrets))
 }

@@ -115,11 +115,13 @@ elif MODE == "evict":
     db1, wal1 = sizes()
     json.dump({"db_after_flood": db1, "wal_after_flood": wal1, "rows": live,
                "page_count": q1("PRAGMA page_count"), "flood_end": time.time()}, open(STATE, "w"))
+    # The cap is checked on about one insert in 256 (and exactly by housekeeping every
+    # minute): the overshoot averages 256 rows; more than 5 x 256 has odds below 1 %.
     verdict("H1", "global cap: many addresses, max_transactions = 2000",
             f"{f['n']} x GET /authorize, rotating X-Forwarded-For, 16 conns, {f['secs']} s",
-            f"{f['codes']} at {f['rate']}/s; live rows {live} (cap 2000, + <= 256 between checks); "
-            f"db {mb(db0)} -> {mb(db1)}, wal {mb(wal1)}",
-            live <= 2000 + 256)
+            f"{f['codes']} at {f['rate']}/s; live rows {live} (cap 2000, overshoot {max(0, live - 2000)}; "
+            f"checked on ~1 insert in 256); db {mb(db0)} -> {mb(db1)}, wal {mb(wal1)}",
+            live <= 2000 + 5 * 256)
 
 elif MODE == "reclaim":
     header("H1 - housekeeping purges expired transactions and returns the space (config C)")

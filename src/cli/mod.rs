@@ -3,6 +3,7 @@
 
 mod keys;
 mod rules;
+mod store;
 mod users;
 
 use std::path::{Path, PathBuf};
@@ -57,6 +58,11 @@ pub enum Command {
         #[command(subcommand)]
         action: rules::RulesAction,
     },
+    /// The store: copy SQLite into PostgreSQL
+    Store {
+        #[command(subcommand)]
+        action: store::StoreAction,
+    },
 }
 
 impl Cli {
@@ -67,6 +73,7 @@ impl Cli {
             Command::Keys { action } => action.config(),
             Command::Users { action } => action.config(),
             Command::Rules { action } => action.config(),
+            Command::Store { action } => action.config(),
             Command::Secret => return None,
         };
         Some(&c.config)
@@ -149,6 +156,7 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> Result<(), Failure> {
             Ok(())
         }
         Command::Rules { action } => rules::run(action, out),
+        Command::Store { action } => store::run(action, out),
     }
 }
 

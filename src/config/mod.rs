@@ -241,6 +241,8 @@ pub struct Settings {
     pub listen: String,
     pub data_dir: PathBuf,
     pub durability: crate::store::Durability,
+    /// PostgreSQL instead of SQLite (`[store] url`).
+    pub store_url: Option<String>,
     pub tokens: TokenSettings,
     pub login: LoginSettings,
     pub connections: Vec<Connection>,
@@ -259,6 +261,17 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Where the store is: PostgreSQL at `[store] url`, else SQLite in `data_dir`.
+    pub fn store_location(&self) -> crate::store::Location {
+        match &self.store_url {
+            Some(url) => crate::store::Location::Postgres { url: url.clone() },
+            None => crate::store::Location::Sqlite {
+                data_dir: self.data_dir.clone(),
+                durability: self.durability,
+            },
+        }
+    }
+
     pub fn client(&self, id: &str) -> Option<&Client> {
         self.clients.iter().find(|c| c.client_id.as_str() == id)
     }
@@ -329,6 +342,7 @@ pub fn env_overrides() -> Vec<(&'static str, String)> {
         ("issuer", "PORTICO_ISSUER"),
         ("listen", "PORTICO_LISTEN"),
         ("data_dir", "PORTICO_DATA_DIR"),
+        ("store.url", "PORTICO_STORE_URL"),
     ]
     .into_iter()
     .filter_map(|(k, var)| std::env::var(var).ok().map(|v| (k, v)))
@@ -364,7 +378,20 @@ pub fn parse(
         }])
     })?;
     for (k, v) in overrides {
-        root.insert((*k).to_owned(), toml::Value::String(v.clone()));
+        match k.split_once('.') {
+            // A key of a section: `store.url`.
+            Some((section, key)) => {
+                let table = root
+                    .entry(section.to_owned())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                if let Some(t) = table.as_table_mut() {
+                    t.insert(key.to_owned(), toml::Value::String(v.clone()));
+                }
+            }
+            None => {
+                root.insert((*k).to_owned(), toml::Value::String(v.clone()));
+            }
+        }
     }
     let config_dir = path.parent().unwrap_or(Path::new(".")).to_owned();
     let mut c = Checker {
@@ -429,7 +456,7 @@ fn validate(c: &mut Checker, root: &mut toml::Table, config_dir: &Path) -> Optio
         }
     });
 
-    let durability = store::parse(c, root);
+    let store = store::parse(c, root);
     let tokens = tokens::parse(c, root);
     let login = login::parse(c, root);
     let connections = connections::parse(c, root);
@@ -439,14 +466,18 @@ fn validate(c: &mut Checker, root: &mut toml::Table, config_dir: &Path) -> Optio
     let playground = playground::parse(c, root, &clients);
     let issuer = issuer?;
     let data_dir = data_dir?;
-    let ops = operations::parse(c, root, config_dir, &data_dir);
+    let mut ops = operations::parse(c, root, config_dir, &data_dir);
+    // Replicas share one database: they must share the server secret too (a secret
+    // generated per data directory would differ on each).
+    ops.secrets.allow_generated = store.url.is_none();
     let warnings = warnings::collect(&issuer, &clients, &playground, &ops.metrics);
     playground::register(&playground, &issuer, &mut clients);
     Some(Settings {
         issuer,
         listen: listen?,
         data_dir,
-        durability,
+        durability: store.durability,
+        store_url: store.url,
         tokens,
         login,
         connections,

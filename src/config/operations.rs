@@ -91,6 +91,7 @@ fn secrets(
         key_file: raw.key_file.as_deref().map(resolve),
         previous_key_files: raw.previous_key_files.iter().map(|p| resolve(p)).collect(),
         data_dir: data_dir.to_owned(),
+        allow_generated: true,
     }
 }
 

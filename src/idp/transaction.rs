@@ -92,7 +92,13 @@ pub async fn park(
 
 /// A live transaction, or none (unknown, expired, consumed, or unreadable).
 pub async fn load(idp: &Idp, id: &str, now: i64) -> Result<Option<Loaded>, StoreError> {
-    if id.is_empty() || id.len() > 64 {
+    // Ids are ours: 43 base64url characters. Anything else is not looked up (and a NUL
+    // byte never reaches a database that cannot hold one).
+    let ours = id.len() == 43
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !ours {
         return Ok(None);
     }
     let key = id.to_owned();

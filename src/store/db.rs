@@ -1,20 +1,22 @@
 //! The one interface the table modules write their SQL against: `Db` (a connection, in a
 //! transaction when writing), `Value` parameters and `Row` columns. SQL is written once,
-//! with `$1`-style placeholders; each backend adapts it (SQLite reads `$N` as `?N`, and
-//! `LIMIT ALL` as `LIMIT -1`). No driver type appears outside this folder. `rowid` (the
-//! insertion order, for "evict the oldest") is SQLite's implicit column; other backends
-//! declare a column of that name.
+//! with `$1`-style placeholders, in the common subset of SQLite and PostgreSQL; each
+//! backend adapts it (SQLite reads `$N` as `?N` and `LIMIT ALL` as `LIMIT -1`). `rowid`
+//! (insertion order, for "evict the oldest") is SQLite's implicit column; the PostgreSQL
+//! schema declares a column of that name. No driver type appears outside this folder.
 
 use std::borrow::Cow;
 
+use super::postgres::PgConn;
 use super::StoreError;
 
-/// A statement parameter.
+/// A statement parameter. Nulls carry their type: PostgreSQL checks it.
 #[derive(Debug, Clone, Copy)]
 pub enum Value<'a> {
-    Null,
     Int(i64),
     Text(&'a str),
+    NullInt,
+    NullText,
 }
 
 impl From<i64> for Value<'_> {
@@ -41,21 +43,27 @@ impl<'a> From<&'a String> for Value<'a> {
     }
 }
 
-impl<'a, T: Into<Value<'a>>> From<Option<T>> for Value<'a> {
-    fn from(v: Option<T>) -> Self {
-        v.map_or(Value::Null, Into::into)
+impl From<Option<i64>> for Value<'_> {
+    fn from(v: Option<i64>) -> Self {
+        v.map_or(Value::NullInt, Value::Int)
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Value<'a> {
+    fn from(v: Option<&'a str>) -> Self {
+        v.map_or(Value::NullText, Value::Text)
     }
 }
 
 impl<'a> From<&'a Option<String>> for Value<'a> {
     fn from(v: &'a Option<String>) -> Self {
-        v.as_deref().map_or(Value::Null, Value::Text)
+        v.as_deref().map_or(Value::NullText, Value::Text)
     }
 }
 
 impl From<&Option<i64>> for Value<'_> {
     fn from(v: &Option<i64>) -> Self {
-        v.map_or(Value::Null, Value::Int)
+        v.map_or(Value::NullInt, Value::Int)
     }
 }
 
@@ -69,30 +77,48 @@ pub(crate) use args;
 
 /// A connection of one backend, in a transaction when the caller writes.
 pub struct Db<'c> {
-    pub(super) conn: &'c rusqlite::Connection,
+    inner: Inner<'c>,
+}
+
+enum Inner<'c> {
+    Sqlite(&'c rusqlite::Connection),
+    Postgres(&'c mut dyn PgConn),
 }
 
 /// One result row.
 pub struct Row<'a, 'stmt> {
-    row: &'a rusqlite::Row<'stmt>,
+    inner: RowRef<'a, 'stmt>,
 }
 
-fn column<T: rusqlite::types::FromSql>(r: &rusqlite::Row<'_>, i: usize) -> Result<T, StoreError> {
-    Ok(r.get(i)?)
+enum RowRef<'a, 'stmt> {
+    Sqlite(&'a rusqlite::Row<'stmt>),
+    Postgres(&'a postgres::Row),
 }
 
 impl Row<'_, '_> {
     pub fn int(&self, i: usize) -> Result<i64, StoreError> {
-        column(self.row, i)
+        self.opt_int(i)?
+            .ok_or_else(|| StoreError::Corrupt(format!("column {i} is NULL")))
     }
     pub fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
-        column(self.row, i)
+        match &self.inner {
+            RowRef::Sqlite(r) => Ok(r.get(i)?),
+            // Aggregates and literals may come as INT4; our columns are BIGINT.
+            RowRef::Postgres(r) => match r.try_get::<_, Option<i64>>(i) {
+                Ok(v) => Ok(v),
+                Err(_) => Ok(r.try_get::<_, Option<i32>>(i)?.map(i64::from)),
+            },
+        }
     }
     pub fn text(&self, i: usize) -> Result<String, StoreError> {
-        column(self.row, i)
+        self.opt_text(i)?
+            .ok_or_else(|| StoreError::Corrupt(format!("column {i} is NULL")))
     }
     pub fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
-        column(self.row, i)
+        match &self.inner {
+            RowRef::Sqlite(r) => Ok(r.get(i)?),
+            RowRef::Postgres(r) => Ok(r.try_get(i)?),
+        }
     }
     /// An integer column holding 0 or 1.
     pub fn flag(&self, i: usize) -> Result<bool, StoreError> {
@@ -104,7 +130,7 @@ impl rusqlite::ToSql for Value<'_> {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
         use rusqlite::types::{ToSqlOutput, ValueRef};
         Ok(match self {
-            Value::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Value::NullInt | Value::NullText => ToSqlOutput::Borrowed(ValueRef::Null),
             Value::Int(i) => ToSqlOutput::Borrowed(ValueRef::Integer(*i)),
             Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
         })
@@ -130,16 +156,60 @@ fn sqlite_sql(sql: &str) -> Cow<'_, str> {
 
 impl<'c> Db<'c> {
     pub(super) fn sqlite(conn: &'c rusqlite::Connection) -> Self {
-        Self { conn }
+        Self {
+            inner: Inner::Sqlite(conn),
+        }
+    }
+
+    pub(super) fn postgres(conn: &'c mut dyn PgConn) -> Self {
+        Self {
+            inner: Inner::Postgres(conn),
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.inner, Inner::Postgres(_))
     }
 
     /// Run a statement; the number of rows it changed.
     pub fn execute(&mut self, sql: &str, params: &[Value<'_>]) -> Result<usize, StoreError> {
-        let sql = sqlite_sql(sql);
-        Ok(self
-            .conn
-            .prepare_cached(&sql)?
-            .execute(rusqlite::params_from_iter(params))?)
+        match &mut self.inner {
+            Inner::Sqlite(c) => Ok(c
+                .prepare_cached(&sqlite_sql(sql))?
+                .execute(rusqlite::params_from_iter(params))?),
+            Inner::Postgres(c) => Ok(c.execute(sql, params)? as usize),
+        }
+    }
+
+    /// Every row, mapped.
+    pub fn query_all<T>(
+        &mut self,
+        sql: &str,
+        params: &[Value<'_>],
+        mut f: impl FnMut(&Row<'_, '_>) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        match &mut self.inner {
+            Inner::Sqlite(c) => {
+                let mut stmt = c.prepare_cached(&sqlite_sql(sql))?;
+                let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next()? {
+                    out.push(f(&Row {
+                        inner: RowRef::Sqlite(row),
+                    })?);
+                }
+                Ok(out)
+            }
+            Inner::Postgres(c) => c
+                .query(sql, params)?
+                .iter()
+                .map(|row| {
+                    f(&Row {
+                        inner: RowRef::Postgres(row),
+                    })
+                })
+                .collect(),
+        }
     }
 
     /// The first row, if any.
@@ -149,13 +219,16 @@ impl<'c> Db<'c> {
         params: &[Value<'_>],
         f: impl FnOnce(&Row<'_, '_>) -> Result<T, StoreError>,
     ) -> Result<Option<T>, StoreError> {
-        let sql = sqlite_sql(sql);
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
-        match rows.next()? {
-            Some(row) => f(&Row { row }).map(Some),
+        let mut f = Some(f);
+        let mut first = self.query_all(sql, params, |r| match f.take() {
+            Some(f) => f(r).map(Some),
             None => Ok(None),
-        }
+        })?;
+        Ok(if first.is_empty() {
+            None
+        } else {
+            first.swap_remove(0)
+        })
     }
 
     /// The one row a statement must return (an aggregate, `RETURNING`).
@@ -169,26 +242,22 @@ impl<'c> Db<'c> {
             .ok_or_else(|| StoreError::Corrupt("a statement returned no row".into()))
     }
 
-    /// Every row.
-    pub fn query_all<T>(
-        &mut self,
-        sql: &str,
-        params: &[Value<'_>],
-        mut f: impl FnMut(&Row<'_, '_>) -> Result<T, StoreError>,
-    ) -> Result<Vec<T>, StoreError> {
-        let sql = sqlite_sql(sql);
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            out.push(f(&Row { row })?);
-        }
-        Ok(out)
-    }
-
-    /// A single integer (`SELECT count(*) ...`, a PRAGMA).
+    /// A single integer (`SELECT count(*) ...`).
     pub fn scalar(&mut self, sql: &str, params: &[Value<'_>]) -> Result<i64, StoreError> {
         self.query_one(sql, params, |r| r.int(0))
+    }
+
+    /// Serialise with every other writer taking the same lock, until this transaction
+    /// ends (one writer of the signing keys across replicas). SQLite's write transaction
+    /// is exclusive already; PostgreSQL takes a transaction-level advisory lock.
+    pub fn exclusive(&mut self, lock: i64) -> Result<(), StoreError> {
+        match &mut self.inner {
+            Inner::Sqlite(_) => Ok(()),
+            Inner::Postgres(c) => {
+                c.query("SELECT pg_advisory_xact_lock($1)", &[Value::Int(lock)])?;
+                Ok(())
+            }
+        }
     }
 }
 

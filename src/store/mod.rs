@@ -1,6 +1,7 @@
-//! The store: one module per table, written once against `db::Db`, over the SQLite
-//! backend (`sqlite`). Nothing outside this folder names a database driver; callers hand
-//! a closure to `read` or `write` and it runs on the blocking pool.
+//! The store: one module per table, written once against `db::Db`, over SQLite (the
+//! embedded default, `sqlite`) or PostgreSQL (`[store] url`, `postgres`: many replicas,
+//! one database). Nothing outside this folder names a database driver; callers hand a
+//! closure to `read` or `write` and it runs on the blocking pool.
 //!
 //! Durability: WAL with `synchronous = NORMAL` by default. A commit is durable against a
 //! crash or kill of the process (the WAL is written before the response), and the database
@@ -10,16 +11,16 @@
 
 pub mod audit;
 pub mod codes;
+pub mod copy;
 pub mod db;
 pub mod keys;
+mod postgres;
 pub mod refresh;
 pub mod sessions;
 mod sqlite;
 pub mod throttle;
 pub mod transactions;
 pub mod users;
-
-use std::path::Path;
 
 use db::args;
 pub use db::Db;
@@ -37,6 +38,10 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    #[error("database error: {0}")]
+    Postgres(#[from] ::postgres::Error),
+    #[error("{0}")]
+    Config(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("blocking task failed: {0}")]
@@ -46,8 +51,16 @@ pub enum StoreError {
 impl StoreError {
     /// A unique or foreign-key constraint refused the write (e.g. a taken e-mail).
     pub fn is_conflict(&self) -> bool {
-        matches!(self, Self::Sqlite(rusqlite::Error::SqliteFailure(e, _))
-            if e.code == rusqlite::ErrorCode::ConstraintViolation)
+        match self {
+            Self::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.code == rusqlite::ErrorCode::ConstraintViolation
+            }
+            Self::Postgres(e) => e.code().is_some_and(|c| {
+                *c == ::postgres::error::SqlState::UNIQUE_VIOLATION
+                    || *c == ::postgres::error::SqlState::FOREIGN_KEY_VIOLATION
+            }),
+            _ => false,
+        }
     }
 }
 
@@ -58,20 +71,48 @@ pub enum Durability {
     Full,
 }
 
+/// Where the data lives.
+#[derive(Debug, Clone)]
+pub enum Location {
+    /// `<data_dir>/portico.db`.
+    Sqlite {
+        data_dir: std::path::PathBuf,
+        durability: Durability,
+    },
+    /// A PostgreSQL URL (`postgres://...`).
+    Postgres { url: String },
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(sqlite::Sqlite),
+    Postgres(postgres::Postgres),
+}
+
 /// The database behind Portico.
 #[derive(Clone)]
 pub struct Store {
-    backend: sqlite::Sqlite,
+    backend: Backend,
 }
 
 impl Store {
-    /// Create the data directory and the database if needed, and migrate to the latest
-    /// schema (every command does this, so `users create` works before the first `serve`).
-    pub fn open(data_dir: &Path, durability: Durability) -> Result<Self, StoreError> {
-        let backend = sqlite::Sqlite::open(data_dir, durability)?;
+    /// Create the database if needed and migrate to the latest schema (every command
+    /// does this, so `users create` works before the first `serve`).
+    pub fn open(location: &Location) -> Result<Self, StoreError> {
+        let backend = match location {
+            Location::Sqlite {
+                data_dir,
+                durability,
+            } => Backend::Sqlite(sqlite::Sqlite::open(data_dir, *durability)?),
+            Location::Postgres { url } => Backend::Postgres(postgres::Postgres::open(url)?),
+        };
         let store = Self { backend };
         store.write_now(users::backfill_email_keys)?;
         Ok(store)
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
     }
 
     /// `read` on the calling thread (the command line, start-up, the blocking pool).
@@ -79,7 +120,10 @@ impl Store {
         &self,
         f: impl FnOnce(&mut Db<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.backend.read(f)
+        match &self.backend {
+            Backend::Sqlite(b) => b.read(f),
+            Backend::Postgres(b) => b.read(f),
+        }
     }
 
     /// `write` on the calling thread.
@@ -87,7 +131,33 @@ impl Store {
         &self,
         f: impl FnOnce(&mut Db<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.backend.write(f)
+        match &self.backend {
+            Backend::Sqlite(b) => b.write(f),
+            Backend::Postgres(b) => b.write(f),
+        }
+    }
+
+    /// `f` in a write transaction that is rolled back, on the calling thread.
+    pub fn rehearse_now<T>(
+        &self,
+        f: impl FnOnce(&mut Db<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(b) => b.rehearse(f),
+            Backend::Postgres(b) => b.rehearse(f),
+        }
+    }
+
+    /// Run `f(store)` on the blocking pool.
+    async fn blocking<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| StoreError::Join(e.to_string()))?
     }
 
     /// Read on the blocking pool, never on an executor thread.
@@ -96,10 +166,7 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut Db<'_>) -> Result<T, StoreError> + Send + 'static,
     {
-        let backend = self.backend.clone();
-        tokio::task::spawn_blocking(move || backend.read(f))
-            .await
-            .map_err(|e| StoreError::Join(e.to_string()))?
+        self.blocking(move |s| s.read_now(f)).await
     }
 
     /// One write transaction on the blocking pool: committed only if `f` succeeds.
@@ -108,10 +175,7 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut Db<'_>) -> Result<T, StoreError> + Send + 'static,
     {
-        let backend = self.backend.clone();
-        tokio::task::spawn_blocking(move || backend.write(f))
-            .await
-            .map_err(|e| StoreError::Join(e.to_string()))?
+        self.blocking(move |s| s.write_now(f)).await
     }
 
     /// `f` in a write transaction that is rolled back (what a purge would delete, say).
@@ -120,22 +184,21 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut Db<'_>) -> Result<T, StoreError> + Send + 'static,
     {
-        let backend = self.backend.clone();
-        tokio::task::spawn_blocking(move || backend.rehearse(f))
-            .await
-            .map_err(|e| StoreError::Join(e.to_string()))?
+        self.blocking(move |s| s.rehearse_now(f)).await
     }
 
     pub async fn ping(&self) -> bool {
         self.read(|db| db.scalar("SELECT 1", &[])).await.is_ok()
     }
 
-    /// Return the pages freed by purges to the file system.
+    /// Return the pages freed by purges to the file system (SQLite; PostgreSQL's
+    /// autovacuum does this on its own).
     pub async fn reclaim_space(&self) -> Result<(), StoreError> {
-        let backend = self.backend.clone();
-        tokio::task::spawn_blocking(move || backend.reclaim_space())
-            .await
-            .map_err(|e| StoreError::Join(e.to_string()))?
+        self.blocking(|s| match &s.backend {
+            Backend::Sqlite(b) => b.reclaim_space(),
+            Backend::Postgres(_) => Ok(()),
+        })
+        .await
     }
 }
 
@@ -149,10 +212,13 @@ pub fn purge_expired(db: &mut Db<'_>, now: i64, audit_retention: i64) -> Result<
         "DELETE FROM sessions WHERE expires_at < $1",
         "DELETE FROM refresh_tokens WHERE expires_at < $1",
         "DELETE FROM revoked_access_tokens WHERE expires_at < $1",
-        "DELETE FROM login_failures WHERE (locked_until IS NULL OR locked_until < $1) AND window_start < $1 - 86400",
     ] {
         n += db.execute(sql, args![now])?;
     }
+    n += db.execute(
+        "DELETE FROM login_failures WHERE (locked_until IS NULL OR locked_until < $1) AND window_start < $2",
+        args![now, now - 86_400],
+    )?;
     n += db.execute(
         "DELETE FROM audit_events WHERE at < $1",
         args![now.saturating_sub(audit_retention)],

@@ -28,25 +28,26 @@ pub fn reserve(
     window: i64,
     max: u32,
 ) -> Result<Attempt, StoreError> {
-    let locked = db.query_opt(
-        "SELECT locked_until FROM login_failures WHERE connection = $1 AND email = $2 AND locked_until > $3",
-        args![connection, email, now],
-        |r| r.int(0),
-    )?;
-    if let Some(until) = locked {
-        return Ok(Attempt::Locked(until));
-    }
-    let failures = db.query_one(
+    // One statement counts the attempt (or, while locked, leaves the row as it is) and
+    // takes the row's lock until this transaction ends: a parallel guess waits here and
+    // then sees this one's count and lock (SQLite's write transaction is exclusive
+    // anyway; PostgreSQL's row lock gives the same order).
+    let (failures, locked_until) = db.query_one(
         "INSERT INTO login_failures (connection, email, failures, window_start) VALUES ($1, $2, 1, $3) \
          ON CONFLICT (connection, email) DO UPDATE SET \
-           failures = CASE WHEN login_failures.window_start < $3 - $4 AND login_failures.locked_until IS NULL \
-                           THEN 1 ELSE login_failures.failures + 1 END, \
-           window_start = CASE WHEN login_failures.window_start < $3 - $4 AND login_failures.locked_until IS NULL \
-                           THEN $3 ELSE login_failures.window_start END \
-         RETURNING failures",
-        args![connection, email, now, window],
-        |r| r.int(0),
+           failures = CASE WHEN login_failures.locked_until > $3 THEN login_failures.failures \
+                           WHEN login_failures.window_start < $4 AND login_failures.locked_until IS NULL THEN 1 \
+                           ELSE login_failures.failures + 1 END, \
+           window_start = CASE WHEN login_failures.locked_until > $3 THEN login_failures.window_start \
+                           WHEN login_failures.window_start < $4 AND login_failures.locked_until IS NULL THEN $3 \
+                           ELSE login_failures.window_start END \
+         RETURNING failures, locked_until",
+        args![connection, email, now, now - window],
+        |r| Ok((r.int(0)?, r.opt_int(1)?)),
     )?;
+    if let Some(until) = locked_until.filter(|u| *u > now) {
+        return Ok(Attempt::Locked(until));
+    }
     let over = failures - i64::from(max);
     if over < 0 {
         return Ok(Attempt::Allowed { locks: None });
@@ -70,7 +71,7 @@ pub fn unreserve(
     db.execute(
         "UPDATE login_failures SET \
            failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END, \
-           locked_until = CASE WHEN $3 IS NOT NULL AND locked_until = $3 THEN NULL ELSE locked_until END \
+           locked_until = CASE WHEN locked_until = $3 THEN NULL ELSE locked_until END \
          WHERE connection = $1 AND email = $2",
         args![connection, email, locked_by_it],
     )?;

@@ -71,26 +71,26 @@ pub fn create(
     if taken.is_some() {
         return Ok(Err(EmailTaken));
     }
-    let res = db.execute(
+    // A concurrent sign-up of the same address wins the race: nothing is inserted.
+    let inserted = db.query_opt(
         "INSERT INTO users (id, connection, email, email_key, password_hash, roles, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT DO NOTHING RETURNING id",
         args![&id, connection, email.as_str(), &key, password_hash, &roles_json(roles)?, now],
-    );
-    match res {
-        Ok(_) => Ok(Ok(User {
-            id,
-            connection: connection.to_owned(),
-            email: email.to_string(),
-            email_verified: false,
-            password_hash: password_hash.to_owned(),
-            roles: roles.to_vec(),
-            logins_count: 0,
-            created_at: now,
-        })),
-        // A concurrent sign-up of the same address won the race.
-        Err(e) if e.is_conflict() => Ok(Err(EmailTaken)),
-        Err(e) => Err(e),
+        |_| Ok(()),
+    )?;
+    if inserted.is_none() {
+        return Ok(Err(EmailTaken));
     }
+    Ok(Ok(User {
+        id,
+        connection: connection.to_owned(),
+        email: email.to_string(),
+        email_verified: false,
+        password_hash: password_hash.to_owned(),
+        roles: roles.to_vec(),
+        logins_count: 0,
+        created_at: now,
+    }))
 }
 
 pub fn find_by_email(

@@ -100,8 +100,16 @@ pub fn signing_key(stored: &[StoredKey], now: i64) -> Option<&StoredKey> {
         .max_by_key(|k| k.activates_at)
 }
 
+/// Serialises the writers of the signing keys across replicas (store::Db::exclusive).
+const KEYS_LOCK: i64 = 0x706f_7274_6963_6f02;
+
+fn signs_with(keys: &[StoredKey], alg: SigningAlg, now: i64) -> bool {
+    signing_key(keys, now).is_some_and(|k| k.alg == alg.as_str())
+}
+
 /// Make sure a key of the configured algorithm signs now (first start, or the algorithm
-/// changed in the configuration). Returns the stored keys.
+/// changed in the configuration). Exactly one writer: replicas starting together on an
+/// empty database make one key, not one each. Returns the stored keys.
 pub fn ensure_active_key(
     store: &Store,
     alg: SigningAlg,
@@ -110,11 +118,18 @@ pub fn ensure_active_key(
 ) -> Result<Vec<StoredKey>, KeyError> {
     seal_stored_keys(store, secrets)?;
     let keys = store.read_now(store::keys::all)?;
-    if signing_key(&keys, now).is_some_and(|k| k.alg == alg.as_str()) {
+    if signs_with(&keys, alg, now) {
         return Ok(keys);
     }
     let key = generate(alg, now, now, secrets)?;
-    store.write_now(|db| store::keys::insert(db, &key))?;
+    store.write_now(|db| {
+        db.exclusive(KEYS_LOCK)?;
+        // Another replica may have made one while this one generated its own.
+        if !signs_with(&store::keys::all(db)?, alg, now) {
+            store::keys::insert(db, &key)?;
+        }
+        Ok(())
+    })?;
     Ok(store.read_now(store::keys::all)?)
 }
 
@@ -127,7 +142,10 @@ pub fn rotate(
     secrets: &Secrets,
 ) -> Result<StoredKey, KeyError> {
     let key = generate(alg, now, now + PUBLISH_AHEAD, secrets)?;
-    store.write_now(|db| store::keys::insert(db, &key))?;
+    store.write_now(|db| {
+        db.exclusive(KEYS_LOCK)?;
+        store::keys::insert(db, &key)
+    })?;
     Ok(key)
 }
 
@@ -143,6 +161,7 @@ pub fn withdraw(
 ) -> Result<Option<StoredKey>, KeyError> {
     let replacement = generate(alg, now, now, secrets)?;
     let made = store.write_now(|db| {
+        db.exclusive(KEYS_LOCK)?;
         if !store::keys::withdraw(db, kid, now)? {
             return Ok(None);
         }

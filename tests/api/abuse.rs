@@ -63,6 +63,7 @@ async fn anonymous_authorize_floods_are_capped_per_address_per_browser_and_in_al
 async fn purged_login_transactions_give_their_space_back() {
     // H1: the database file never shrank after a flood; now freed pages are returned.
     let app = TestApp::builder()
+        .sqlite()
         .behind_proxy()
         .login("max_transactions_per_ip = 5000")
         .spawn()
@@ -176,7 +177,7 @@ async fn a_busy_hashing_queue_charges_neither_the_account_nor_the_address() {
     }
     drop(held);
     assert_eq!(
-        app.scalar("SELECT coalesce(sum(failures), 0) FROM login_failures")
+        app.scalar("SELECT CAST(coalesce(sum(failures), 0) AS BIGINT) FROM login_failures")
             .await,
         0,
         "no account was charged"

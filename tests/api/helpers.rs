@@ -177,6 +177,45 @@ pub async fn spawn_app() -> TestApp {
     TestApp::builder().spawn().await
 }
 
+/// A PostgreSQL server for the tests (`.ci/pg-cluster`): its URL, from
+/// PORTICO_TEST_POSTGRES. Without it the PostgreSQL tests skip, unless
+/// PORTICO_REQUIRE_POSTGRES is set (CI), where that is a failure.
+pub fn postgres_server() -> Option<String> {
+    match std::env::var("PORTICO_TEST_POSTGRES") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ if std::env::var_os("PORTICO_REQUIRE_POSTGRES").is_some() => {
+            panic!("PORTICO_TEST_POSTGRES is not set but PORTICO_REQUIRE_POSTGRES is")
+        }
+        _ => None,
+    }
+}
+
+/// The backend ordinary tests run on: PORTICO_TEST_BACKEND=postgres runs the whole
+/// suite on PostgreSQL (CI runs it both ways).
+fn postgres_by_default() -> bool {
+    std::env::var("PORTICO_TEST_BACKEND").as_deref() == Ok("postgres")
+}
+
+/// A fresh database on the test server; its URL.
+pub fn new_database(server: &str) -> String {
+    let name = format!(
+        "portico_{}",
+        portico::crypto::random_id("")
+            .to_lowercase()
+            .replace(['-', '_'], "")
+    );
+    // The synchronous client runs its own runtime: not on the test's.
+    let (server_url, create) = (server.to_owned(), format!("CREATE DATABASE {name}"));
+    std::thread::spawn(move || {
+        let mut admin = postgres::Client::connect(&server_url, postgres::NoTls).unwrap();
+        admin.batch_execute(&create).unwrap();
+    })
+    .join()
+    .unwrap();
+    let (base, _) = server.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
 /// How a test server is made: the one way to start one.
 pub struct TestAppBuilder {
     extra: String,
@@ -184,6 +223,10 @@ pub struct TestAppBuilder {
     alg: String,
     reuse: Option<TempDir>,
     demo: bool,
+    postgres: Option<bool>,
+    /// A given database and server secret (replicas of one deployment).
+    shared: Option<(String, PathBuf)>,
+    issuer: Option<String>,
 }
 
 impl TestApp {
@@ -194,6 +237,9 @@ impl TestApp {
             alg: "ES256".into(),
             reuse: None,
             demo: false,
+            postgres: None,
+            shared: None,
+            issuer: None,
         }
     }
 }
@@ -236,6 +282,60 @@ impl TestAppBuilder {
         self
     }
 
+    /// SQLite whatever PORTICO_TEST_BACKEND says (a test of SQLite itself).
+    pub fn sqlite(mut self) -> Self {
+        self.postgres = Some(false);
+        self
+    }
+
+    /// A replica of a deployment: this PostgreSQL database and this server secret.
+    pub fn replica_of(mut self, database: &str, key_file: &std::path::Path) -> Self {
+        self.shared = Some((database.to_owned(), key_file.to_owned()));
+        self
+    }
+
+    /// The issuer all replicas of a deployment share (the server still listens on its
+    /// own port).
+    pub fn issuer(mut self, issuer: &str) -> Self {
+        self.issuer = Some(issuer.to_owned());
+        self
+    }
+
+    /// The `[store]`/`[secrets]` lines for PostgreSQL: a database of this test (kept in
+    /// the data directory, so a restart with `reuse` finds it) and a shared secret.
+    fn postgres_lines(&self, dir: &std::path::Path) -> Option<String> {
+        if let Some((url, key)) = &self.shared {
+            return Some(format!(
+                "[store]\nurl = \"{url}\"\n[secrets]\nkey_file = \"{}\"\n",
+                key.display()
+            ));
+        }
+        if !self.postgres.unwrap_or_else(postgres_by_default) {
+            return None;
+        }
+        let remembered = dir.join("postgres-url");
+        let url = match std::fs::read_to_string(&remembered) {
+            Ok(u) => u,
+            Err(_) => {
+                let u = new_database(&postgres_server()?);
+                std::fs::write(&remembered, &u).unwrap();
+                u
+            }
+        };
+        let key = dir.join("replicas.key");
+        if !key.exists() {
+            std::fs::write(
+                &key,
+                portico::crypto::hex(&portico::crypto::sha256(url.as_bytes())),
+            )
+            .unwrap();
+        }
+        Some(format!(
+            "[store]\nurl = \"{url}\"\n[secrets]\nkey_file = \"{}\"\n",
+            key.display()
+        ))
+    }
+
     fn login_section(&self) -> String {
         let mut lines = self.login.clone();
         if !lines.iter().any(|l| l.starts_with("max_failures_per_ip")) {
@@ -262,12 +362,17 @@ impl TestAppBuilder {
             ];
             (config::parse(&text, &path, &overrides), path)
         } else {
+            let extra = match self.postgres_lines(tmp.path()) {
+                Some(pg) => format!("{}\n{pg}", self.extra),
+                None => self.extra.clone(),
+            };
+            let issuer = self.issuer.clone().unwrap_or_else(|| base.clone());
             let text = BASE_CONFIG
-                .replace("{ISSUER}", &base)
+                .replace("{ISSUER}", &issuer)
                 .replace("{DATA}", &data)
                 .replace("{ALG}", &self.alg)
                 .replace("{LOGIN}", &self.login_section())
-                .replace("{EXTRA}", &self.extra);
+                .replace("{EXTRA}", &extra);
             let path = tmp.path().join("portico.toml");
             std::fs::write(&path, &text).unwrap();
             (config::parse(&text, &path, &[]), path)

@@ -16,5 +16,6 @@ mod login;
 mod logout;
 mod operations;
 mod playground;
+mod replicas;
 mod rules;
 mod tokens;

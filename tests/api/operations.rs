@@ -42,7 +42,7 @@ async fn stored_pems(app: &TestApp) -> Vec<String> {
 #[tokio::test]
 async fn the_data_directory_is_private_and_signing_keys_are_sealed() {
     // M7: data_dir 0755, portico.db 0644, PEM private keys in clear.
-    let app = spawn_app().await;
+    let app = TestApp::builder().sqlite().spawn().await;
     let data = app.config_path.parent().unwrap().join("data");
     assert_eq!(mode(&data), 0o700);
     assert_eq!(mode(&data.join("portico.db")), 0o600);
@@ -62,7 +62,7 @@ async fn the_data_directory_is_private_and_signing_keys_are_sealed() {
 
 #[tokio::test]
 async fn an_older_data_directory_is_tightened_and_its_plaintext_keys_sealed() {
-    let app = spawn_app().await;
+    let app = TestApp::builder().sqlite().spawn().await;
     let data = app.config_path.parent().unwrap().join("data");
     // What an older version left: a clear PEM and world-readable files.
     let pem = String::from_utf8(
@@ -99,7 +99,7 @@ async fn an_older_data_directory_is_tightened_and_its_plaintext_keys_sealed() {
     assert!(err.contains("stored in clear"), "{err}");
     assert_eq!(mode(&data), 0o700);
     assert_eq!(mode(&data.join("portico.db")), 0o600);
-    let again = TestApp::builder().reuse(Some(dir)).spawn().await;
+    let again = TestApp::builder().sqlite().reuse(Some(dir)).spawn().await;
     for pem in stored_pems(&again).await {
         assert!(pem.starts_with("sealed:v1:"), "{pem}");
     }
@@ -107,7 +107,7 @@ async fn an_older_data_directory_is_tightened_and_its_plaintext_keys_sealed() {
 
 #[tokio::test]
 async fn the_server_secret_can_be_rotated_and_a_wrong_one_is_refused() {
-    let app = spawn_app().await;
+    let app = TestApp::builder().sqlite().spawn().await;
     let root = app.config_path.parent().unwrap().to_owned();
     let config = app.config_path.clone();
     let original = std::fs::read_to_string(&config).unwrap();
