@@ -53,13 +53,19 @@ pub fn run(action: KeysAction, out: &mut dyn std::io::Write) -> Result<(), Failu
             )?;
         }
         KeysAction::Retire { kid, .. } => {
-            let replacement = tokens::withdraw(&store, kid, alg, now, &secrets)?;
+            let successor = tokens::withdraw(&store, kid, alg, now, &secrets)?;
             writeln!(
                 out,
                 "withdrew key {kid}: gone from JWKS within a minute, its tokens refused"
             )?;
-            if let Some(k) = replacement {
-                writeln!(out, "new key {} ({}) signs now", k.kid, k.alg)?;
+            match successor {
+                tokens::Successor::Unchanged => {}
+                tokens::Successor::Promoted(next) => {
+                    writeln!(out, "announced key {next} signs now")?;
+                }
+                tokens::Successor::Generated(k) => {
+                    writeln!(out, "new key {} ({}) signs now", k.kid, k.alg)?;
+                }
             }
         }
         KeysAction::List(_) => {}

@@ -24,6 +24,7 @@ pub(super) struct RawLogin {
     max_transactions_per_ip: Option<usize>,
     max_transactions: Option<usize>,
     max_client_auth_failures: Option<u32>,
+    max_sso_per_minute: Option<u32>,
 }
 
 pub(super) fn parse(c: &mut Checker, root: &mut toml::Table) -> LoginSettings {
@@ -61,6 +62,7 @@ pub(super) fn parse(c: &mut Checker, root: &mut toml::Table) -> LoginSettings {
         max_transactions_per_ip: raw_login.max_transactions_per_ip.unwrap_or(500).max(1),
         max_transactions: raw_login.max_transactions.unwrap_or(100_000).max(1),
         max_client_auth_failures: raw_login.max_client_auth_failures.unwrap_or(20).max(1),
+        max_sso_per_minute: raw_login.max_sso_per_minute.unwrap_or(120).max(1),
     };
     for (key, v) in [
         ("session_ttl_secs", login.session_ttl),

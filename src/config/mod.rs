@@ -104,6 +104,8 @@ pub struct LoginSettings {
     pub max_transactions: usize,
     /// Failed client authentications per client and address within 5 minutes.
     pub max_client_auth_failures: u32,
+    /// Codes one SSO session may obtain per minute without a password.
+    pub max_sso_per_minute: u32,
 }
 
 /// Limits of the HTTP server itself (slow clients, descriptors).

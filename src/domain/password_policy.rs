@@ -20,6 +20,60 @@ const MIN_SCORE: u8 = 3;
 /// password that is already strong only makes it stronger.
 const MEASURED_CHARS: usize = 128;
 
+/// Words password sprayers pair with a year and a symbol ("Summer2026!!"): zxcvbn
+/// scores such passwords as if the word were unusual unless told.
+const SPRAY_WORDS: &[&str] = &[
+    "spring",
+    "summer",
+    "autumn",
+    "fall",
+    "winter",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "welcome",
+    "password",
+    "passw0rd",
+    "letmein",
+    "qwerty",
+    "admin",
+    "changeme",
+    "secret",
+    "company",
+    "acme",
+    "login",
+    "monday",
+    "friday",
+    "football",
+    "dragon",
+    "monkey",
+];
+
+/// A word sprayers try (or one of the user's own: e-mail, domain) followed only by
+/// digits and symbols: `Summer2026!!`, `Acme2026!!!!`. zxcvbn rates the year and the
+/// symbols as if they added much; a sprayer's list has them all.
+fn is_spray_shaped(lower: &str, inputs: &[&str]) -> bool {
+    let word_len = lower
+        .char_indices()
+        .find(|(_, c)| !c.is_alphabetic())
+        .map_or(lower.len(), |(i, _)| i);
+    let (word, rest) = lower.split_at(word_len);
+    !word.is_empty()
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_punctuation())
+        && inputs.iter().any(|w| w.eq_ignore_ascii_case(word))
+}
+
 /// NFKC, as hashed and verified (NIST SP 800-63B 5.1.1.2).
 pub fn normalize(password: &str) -> Cow<'_, str> {
     match is_nfkc_quick(password.chars()) {
@@ -89,7 +143,10 @@ impl PasswordPolicy {
         let (local, domain) = email.as_str().rsplit_once('@').unwrap_or(("", ""));
         let mut inputs = vec![email.as_str(), local];
         inputs.extend(domain.split('.'));
-        if u8::from(zxcvbn::zxcvbn(&measured, &inputs).score()) < MIN_SCORE {
+        inputs.extend(SPRAY_WORDS);
+        if is_spray_shaped(&lower, &inputs)
+            || u8::from(zxcvbn::zxcvbn(&measured, &inputs).score()) < MIN_SCORE
+        {
             return Err(PasswordProblem::Guessable);
         }
         Ok(())
@@ -127,6 +184,10 @@ mod tests {
             "aaaaaaaaab",
             "1234567890",
             "iloveyou2024",
+            "Summer2026!!",
+            "Winter2025!!",
+            "Welcome2026!",
+            "Acme2026!!!!",
         ] {
             assert_eq!(check(weak), Err(PasswordProblem::Guessable), "{weak}");
         }

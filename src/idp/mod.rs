@@ -30,13 +30,16 @@ use crate::secrets::Secrets;
 use crate::store::Store;
 use crate::tokens::Keys;
 use hasher::Hasher;
-use throttle::{ClientAuthLimiter, IpLimiter, SignupLimiter};
+use throttle::{Budget, ClientAuthLimiter, IpLimiter, SignupLimiter};
 
 /// The in-memory limits, per server (review H2, M2, M3, I3).
 pub struct Limits {
     pub ip: IpLimiter,
     pub signups: SignupLimiter,
     pub client_auth: ClientAuthLimiter,
+    /// Codes per SSO session per minute: a session (anyone's own, after a sign-up)
+    /// cannot mint codes and audit rows as fast as it can loop /authorize.
+    pub sso: Budget<[u8; 16]>,
 }
 
 impl Limits {
@@ -50,6 +53,7 @@ impl Limits {
                 l.max_signups_per_minute,
             ),
             client_auth: ClientAuthLimiter::new(l.max_client_auth_failures, 300),
+            sso: Budget::new(l.max_sso_per_minute, 60),
         }
     }
 
@@ -57,6 +61,7 @@ impl Limits {
         self.ip.forget_old(now);
         self.signups.forget_old(now);
         self.client_auth.forget_old(now);
+        self.sso.forget_old(now);
     }
 }
 

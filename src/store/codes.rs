@@ -86,3 +86,11 @@ pub fn mark_used(
         args![code_hash, now, access_jti, access_exp],
     )? == 1)
 }
+
+pub fn delete(db: &mut Db<'_>, code_hash: &str) -> Result<(), StoreError> {
+    db.execute(
+        "DELETE FROM authorization_codes WHERE code_hash = $1",
+        args![code_hash],
+    )?;
+    Ok(())
+}

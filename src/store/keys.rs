@@ -82,6 +82,15 @@ pub fn retire_superseded(db: &mut Db<'_>, now: i64) -> Result<usize, StoreError>
     Ok(n)
 }
 
+/// Let an announced key sign from `now`.
+pub fn activate_now(db: &mut Db<'_>, kid: &str, now: i64) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE signing_keys SET activates_at = $2 WHERE kid = $1",
+        args![kid, now],
+    )?;
+    Ok(())
+}
+
 /// Withdraw a key at once; false when there is no such key.
 pub fn withdraw(db: &mut Db<'_>, kid: &str, now: i64) -> Result<bool, StoreError> {
     Ok(db.execute(

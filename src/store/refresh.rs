@@ -101,6 +101,21 @@ pub fn evict_old_families(
     Ok(old.len())
 }
 
+/// Rotated tokens kept per family for reuse detection: a stolen token is presented
+/// soon after its rotation; older ones would only grow the table (review M4).
+pub const ROTATED_KEPT: i64 = 10;
+
+/// Forget the rotated tokens of a family beyond the newest `ROTATED_KEPT`. One of those
+/// presented later is an unknown token (refused), no longer a detected reuse.
+pub fn prune_rotated(db: &mut Db<'_>, family_id: &str) -> Result<usize, StoreError> {
+    db.execute(
+        "DELETE FROM refresh_tokens WHERE rowid IN (SELECT rowid FROM refresh_tokens \
+         WHERE family_id = $1 AND rotated_at IS NOT NULL \
+         ORDER BY rotated_at DESC, rowid DESC LIMIT ALL OFFSET $2)",
+        args![family_id, ROTATED_KEPT],
+    )
+}
+
 /// Retire a token on use. False if it had already been rotated (a replay).
 pub fn mark_rotated(db: &mut Db<'_>, token_hash: &str, now: i64) -> Result<bool, StoreError> {
     Ok(db.execute(

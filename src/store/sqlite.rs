@@ -97,7 +97,8 @@ impl Sqlite {
         };
         let init = format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; \
-             PRAGMA busy_timeout = 5000; PRAGMA temp_store = MEMORY;"
+             PRAGMA busy_timeout = 5000; PRAGMA temp_store = MEMORY; \
+             PRAGMA journal_size_limit = 67108864;"
         );
         let manager =
             SqliteConnectionManager::file(&path).with_init(move |c| c.execute_batch(&init));
@@ -152,12 +153,19 @@ impl Sqlite {
         Ok(out)
     }
 
-    /// Return the pages freed by purges to the file system.
+    /// Return the pages freed by purges to the file system, and the write-ahead log to
+    /// its bounded size (a flood of writes can grow it past `journal_size_limit` while
+    /// readers hold old snapshots; a TRUNCATE checkpoint brings it back).
     pub fn reclaim_space(&self) -> Result<(), StoreError> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare("PRAGMA incremental_vacuum")?;
-        let mut rows = stmt.query([])?;
-        while rows.next()?.is_some() {}
+        for pragma in [
+            "PRAGMA incremental_vacuum",
+            "PRAGMA wal_checkpoint(TRUNCATE)",
+        ] {
+            let mut stmt = conn.prepare(pragma)?;
+            let mut rows = stmt.query([])?;
+            while rows.next()?.is_some() {}
+        }
         Ok(())
     }
 }

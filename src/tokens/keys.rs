@@ -149,16 +149,25 @@ pub fn rotate(
     Ok(key)
 }
 
+/// What signs after a withdrawal.
+pub enum Successor {
+    /// The withdrawn key was not the signing key: nothing changed.
+    Unchanged,
+    /// The key announced by `rotate` (already in verifiers' JWKS caches) signs now.
+    Promoted(String),
+    /// No key was announced: a new one signs now.
+    Generated(StoredKey),
+}
+
 /// `portico keys retire --now`: withdraw a (compromised) key at once. Tokens it signed
-/// stop verifying here; a replacement signs immediately when it was the signing key.
-/// Returns the replacement, if one was made.
+/// stop verifying here; when it was the signing key, a successor signs immediately.
 pub fn withdraw(
     store: &Store,
     kid: &str,
     alg: SigningAlg,
     now: i64,
     secrets: &Secrets,
-) -> Result<Option<StoredKey>, KeyError> {
+) -> Result<Successor, KeyError> {
     let replacement = generate(alg, now, now, secrets)?;
     let made = store.write_now(|db| {
         db.exclusive(KEYS_LOCK)?;
@@ -167,14 +176,17 @@ pub fn withdraw(
         }
         let keys = store::keys::all(db)?;
         if signing_key(&keys, now).is_some() {
-            return Ok(Some(false));
+            return Ok(Some(Successor::Unchanged));
+        }
+        let announced = keys
+            .iter()
+            .filter(|k| k.withdrawn_at.is_none() && k.activates_at > now);
+        if let Some(next) = announced.min_by_key(|k| k.activates_at) {
+            store::keys::activate_now(db, &next.kid, now)?;
+            return Ok(Some(Successor::Promoted(next.kid.clone())));
         }
         store::keys::insert(db, &replacement)?;
-        Ok(Some(true))
+        Ok(Some(Successor::Generated(replacement)))
     })?;
-    match made {
-        None => Err(KeyError::NoSuchKey(kid.to_owned())),
-        Some(true) => Ok(Some(replacement)),
-        Some(false) => Ok(None),
-    }
+    made.ok_or_else(|| KeyError::NoSuchKey(kid.to_owned()))
 }

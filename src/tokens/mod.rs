@@ -5,7 +5,8 @@ mod keys;
 mod ring;
 
 pub use keys::{
-    ensure_active_key, generate, rotate, seal_stored_keys, signing_key, withdraw, PUBLISH_AHEAD,
+    ensure_active_key, generate, rotate, seal_stored_keys, signing_key, withdraw, Successor,
+    PUBLISH_AHEAD,
 };
 pub use ring::{KeyRing, Keys};
 

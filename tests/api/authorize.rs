@@ -184,6 +184,30 @@ async fn single_sign_on_within_a_connection_unless_prompt_login_or_max_age() {
 }
 
 #[tokio::test]
+async fn a_stolen_session_cookie_cannot_mint_codes_without_bound() {
+    // Red-team M4: single sign-on costs no password, so each session gets a budget of
+    // codes per minute; the rest are a redirected temporarily_unavailable.
+    let app = TestApp::builder()
+        .login("max_sso_per_minute = 3")
+        .spawn()
+        .await;
+    app.signup_code("customers-web", "budget@example.com").await;
+    let p = pkce();
+    for _ in 0..3 {
+        let r = app.authorize("customers-admin", &p, &[]).await;
+        assert!(query_of(&location(&r)).contains_key("code"));
+    }
+    let r = app.authorize("customers-admin", &p, &[]).await;
+    let q = query_of(&location(&r));
+    assert_eq!(q["error"], "temporarily_unavailable");
+    assert_eq!(q["state"], "st-123");
+    // The minute passes: the session signs in again.
+    app.state.clock.advance(61);
+    let r = app.authorize("customers-admin", &p, &[]).await;
+    assert!(query_of(&location(&r)).contains_key("code"));
+}
+
+#[tokio::test]
 async fn an_authorization_request_cannot_park_megabytes() {
     let app = spawn_app().await;
     let p = pkce();

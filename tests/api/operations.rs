@@ -188,6 +188,34 @@ async fn a_compromised_key_is_withdrawn_at_once() {
 }
 
 #[tokio::test]
+async fn withdrawing_the_signing_key_promotes_the_announced_one() {
+    // Red-team: the key `rotate` announced is already in verifiers' JWKS caches, so it
+    // should take over, not a brand-new key they must fetch first.
+    let app = spawn_app().await;
+    let old = app.state.idp.keys.current().active_kid().to_owned();
+    let (ok, out, err) = portico(&["keys", "rotate"], &app.config_path);
+    assert!(ok, "{err}");
+    let next = out.split_whitespace().nth(2).unwrap().to_owned();
+    let (ok, out, err) = portico(
+        &["keys", "retire", "--now", "--kid", &old],
+        &app.config_path,
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!("announced key {next} signs now")),
+        "{out}"
+    );
+    portico::startup::run_housekeeping(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(app.state.idp.keys.current().active_kid(), next);
+    let jwks = jwks(&app).await;
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 1, "{jwks}");
+    let t = app.signup_tokens("customers-web", "next@example.com").await;
+    assert_eq!(header_of(s(&t, "access_token"))["kid"], next.as_str());
+}
+
+#[tokio::test]
 async fn metrics_can_require_a_bearer_token_or_live_on_their_own_address() {
     // I1: /metrics showed live failure rates to anyone.
     let token = "metrics-token-0123456789";

@@ -323,6 +323,13 @@ async fn a_replayed_code_is_refused_and_revokes_every_token_it_bought() {
     let r = refresh(&app, "customers-web", r2, &[]).await;
     assert_eq!(oauth_error(r, 400).await, "invalid_grant");
     assert!(app.audit_kinds().await.iter().any(|k| k == "code_replay"));
+    // Further replays find no code: refused, and no more audit rows (red-team flood).
+    for _ in 0..3 {
+        let r = app.exchange(&f, &code).await;
+        assert_eq!(oauth_error(r, 400).await, "invalid_grant");
+    }
+    let replays = app.audit_kinds().await;
+    assert_eq!(replays.iter().filter(|k| *k == "code_replay").count(), 1);
 }
 
 #[tokio::test]
@@ -446,6 +453,33 @@ async fn a_replayed_refresh_token_revokes_the_whole_family() {
         "the family's access tokens die too"
     );
     assert!(!is_active(&app, r2).await);
+    assert!(app
+        .audit_kinds()
+        .await
+        .iter()
+        .any(|k| k == "refresh_replay"));
+}
+
+#[tokio::test]
+async fn a_long_lived_family_keeps_only_its_recent_rotated_tokens() {
+    let app = spawn_app().await;
+    let t = app.signup_tokens("customers-web", "long@example.com").await;
+    let mut rt = s(&t, "refresh_token").to_owned();
+    let mut recent = Vec::new();
+    for _ in 0..15 {
+        let next = ok_json(refresh(&app, "customers-web", &rt, &[]).await).await;
+        recent.push(std::mem::replace(
+            &mut rt,
+            s(&next, "refresh_token").to_owned(),
+        ));
+    }
+    let rows = app.scalar("SELECT count(*) FROM refresh_tokens").await;
+    assert_eq!(rows, 11, "10 rotated tokens and the live one");
+    // A recently rotated token is still recognised as a replay: the family dies.
+    let r = refresh(&app, "customers-web", &recent[14], &[]).await;
+    assert_eq!(oauth_error(r, 400).await, "invalid_grant");
+    let r = refresh(&app, "customers-web", &rt, &[]).await;
+    assert_eq!(oauth_error(r, 400).await, "invalid_grant");
     assert!(app
         .audit_kinds()
         .await

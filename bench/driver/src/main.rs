@@ -18,6 +18,8 @@ use base64::Engine;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+mod replicas;
+
 type Res<T> = Result<T, String>;
 
 const PASSWORD: &str = "bench-password-0123456789";
@@ -256,12 +258,15 @@ impl Drop for Server {
     }
 }
 
+#[derive(Clone)]
 struct Env {
     repo: PathBuf,
     portico: PathBuf,
     out: PathBuf,
     server_cpus: Option<String>,
     port: u16,
+    /// PostgreSQL instead of SQLite in the data directory (the replicas phase).
+    store_url: Option<String>,
 }
 
 impl Env {
@@ -285,6 +290,11 @@ impl Env {
         cmd.env("PORTICO_ISSUER", self.base())
             .env("PORTICO_LISTEN", format!("127.0.0.1:{}", self.port))
             .env("PORTICO_DATA_DIR", data);
+        if let Some(url) = &self.store_url {
+            // Replicas share the database, so they share the secret that seals its keys.
+            cmd.env("PORTICO_STORE_URL", url)
+                .env("PORTICO_SECRET_KEY", "b".repeat(64));
+        }
         cmd
     }
 
@@ -766,13 +776,14 @@ where
     (total, all)
 }
 
-/// Full logins at `concurrency` for `secs`; each worker loops until the deadline.
-async fn logins_for(base: &str, concurrency: usize, secs: f64) -> Stats {
+/// Full logins at `concurrency` for `secs`; each worker loops until the deadline, worker
+/// `w` against replica `w % bases.len()`.
+async fn logins_for(bases: &[String], concurrency: usize, secs: f64) -> Stats {
     let deadline = Instant::now() + Duration::from_secs_f64(secs);
     let start = Instant::now();
     let mut set = tokio::task::JoinSet::new();
     for w in 0..concurrency {
-        let base = base.to_owned();
+        let base = bases[w % bases.len()].clone();
         set.spawn(async move {
             let http = client();
             let mut s = Stats::default();
@@ -808,6 +819,7 @@ fn run_mode(args: &[String]) -> i32 {
         out: repo.join("target/bench"),
         server_cpus: flag(args, "--server-cpus").filter(|s| !s.is_empty()),
         port: env_num("BENCH_PORT", 18080) as u16,
+        store_url: None,
         repo,
     };
     let load_cpus = flag(args, "--load-cpus").filter(|s| !s.is_empty());
@@ -1084,10 +1096,13 @@ async fn run(
         ));
         rs.stop();
     }
+    if phase("postgres") {
+        replicas::postgres_phase(env, &config, load_cpus, figures, info).await?;
+    }
     Ok(())
 }
 
-/// `BENCH_ONLY=static,login,tokens,rs256` runs a subset (for profiling); default all.
+/// `BENCH_ONLY=static,login,tokens,rs256,postgres` runs a subset (for profiling); default all.
 fn phase(name: &str) -> bool {
     match std::env::var("BENCH_ONLY") {
         Ok(only) if !only.is_empty() => only.split(',').any(|p| p.trim() == name),
@@ -1124,7 +1139,8 @@ async fn login_phase(server: &Server, secs: u64, l: &Limits, figures: &mut Vec<F
     say(&format!(
         "full password logins at concurrency {LOGIN_CONCURRENCY} for {secs} s"
     ));
-    let _ = logins_for(&server.base, LOGIN_CONCURRENCY, 1.0).await; // warm-up
+    let bases = [server.base.clone()];
+    let _ = logins_for(&bases, LOGIN_CONCURRENCY, 1.0).await; // warm-up
     let pid = server.pid();
     let hwm_reset = std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok();
     let peak = Arc::new(AtomicUsize::new(0));
@@ -1139,7 +1155,7 @@ async fn login_phase(server: &Server, secs: u64, l: &Limits, figures: &mut Vec<F
             }
         })
     };
-    let logins = logins_for(&server.base, LOGIN_CONCURRENCY, secs as f64).await;
+    let logins = logins_for(&bases, LOGIN_CONCURRENCY, secs as f64).await;
     sampling.store(false, Ordering::Relaxed);
     let _ = sampler.await;
     let (rss_after, hwm) = mem_kib(pid);
@@ -1185,6 +1201,82 @@ async fn login_phase(server: &Server, secs: u64, l: &Limits, figures: &mut Vec<F
     );
 }
 
+/// `n` authorization codes minted through SSO (one password login per bench user).
+async fn mint_codes(
+    http: &reqwest::Client,
+    base: &str,
+    n: usize,
+    concurrency: usize,
+) -> Res<(Stats, Vec<(String, String)>)> {
+    let mut sessions = Vec::new();
+    for u in 0..USERS {
+        sessions.push(sso_session(http, base, u).await?);
+    }
+    let sessions = Arc::new(sessions);
+    let (http, base) = (http.clone(), base.to_owned());
+    let (mint, codes) = each_once((0..n).collect(), concurrency, move |i| {
+        let (http, base, sessions) = (http.clone(), base.clone(), sessions.clone());
+        async move { sso_code(&http, &base, &sessions[i % sessions.len()]).await }
+    })
+    .await;
+    if mint.errors > 0 {
+        return Err(format!(
+            "minting codes failed: {}",
+            mint.first_error.unwrap_or_default()
+        ));
+    }
+    Ok((mint, codes))
+}
+
+/// Exchange every code once: the (refresh, access) tokens it bought.
+async fn exchange_codes(
+    http: &reqwest::Client,
+    base: &str,
+    codes: Vec<(String, String)>,
+    concurrency: usize,
+) -> (Stats, Vec<(String, String)>) {
+    let (http, base) = (http.clone(), base.to_owned());
+    each_once(codes, concurrency, move |(code, verifier)| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            let v = token(&http, &base, code_body(&code, &verifier)).await?;
+            let rt = v["refresh_token"]
+                .as_str()
+                .ok_or("no refresh_token")?
+                .to_owned();
+            let at = v["access_token"]
+                .as_str()
+                .ok_or("no access_token")?
+                .to_owned();
+            Ok((rt, at))
+        }
+    })
+    .await
+}
+
+/// Rotate every refresh token once, token `i` on replica `i % bases.len()`.
+async fn refresh_all(
+    http: &reqwest::Client,
+    bases: &[String],
+    tokens: Vec<String>,
+    concurrency: usize,
+) -> Stats {
+    let (http, bases) = (http.clone(), Arc::new(bases.to_vec()));
+    let items: Vec<(usize, String)> = tokens.into_iter().enumerate().collect();
+    let (stats, _) = each_once(items, concurrency, move |(i, rt)| {
+        let (http, bases) = (http.clone(), bases.clone());
+        async move {
+            let v = token(&http, &bases[i % bases.len()], refresh_body(&rt)).await?;
+            v["refresh_token"]
+                .as_str()
+                .map(|_| ())
+                .ok_or_else(|| "no refresh_token".to_owned())
+        }
+    })
+    .await;
+    stats
+}
+
 /// Code exchange, refresh rotation and introspection, from prepared codes and tokens.
 async fn token_phase(
     env: &Env,
@@ -1197,20 +1289,7 @@ async fn token_phase(
     say(&format!(
         "preparing {n_codes} authorization codes through SSO"
     ));
-    let mut sessions = Vec::new();
-    for u in 0..USERS {
-        sessions.push(sso_session(http, &server.base, u).await?);
-    }
-    let sessions = Arc::new(sessions);
-    let base = server.base.clone();
-    let (mint, codes) = {
-        let http = http.clone();
-        each_once((0..n_codes).collect(), concurrency, move |i| {
-            let (http, base, sessions) = (http.clone(), base.clone(), sessions.clone());
-            async move { sso_code(&http, &base, &sessions[i % sessions.len()]).await }
-        })
-        .await
-    };
+    let (mint, codes) = mint_codes(http, &server.base, n_codes, concurrency).await?;
     let mut f = rate_figure(
         "SSO authorize (code minting)",
         &mint,
@@ -1220,37 +1299,12 @@ async fn token_phase(
     f.pass = None;
     f.target = "-".into();
     figures.push(f);
-    if mint.errors > 0 {
-        return Err(format!(
-            "minting codes failed: {}",
-            mint.first_error.unwrap_or_default()
-        ));
-    }
 
     say(&format!(
         "authorization code exchange: {} codes, {concurrency} in flight",
         codes.len()
     ));
-    let base = server.base.clone();
-    let (exchange, issued) = {
-        let http = http.clone();
-        each_once(codes, concurrency, move |(code, verifier)| {
-            let (http, base) = (http.clone(), base.clone());
-            async move {
-                let v = token(&http, &base, code_body(&code, &verifier)).await?;
-                let rt = v["refresh_token"]
-                    .as_str()
-                    .ok_or("no refresh_token")?
-                    .to_owned();
-                let at = v["access_token"]
-                    .as_str()
-                    .ok_or("no access_token")?
-                    .to_owned();
-                Ok((rt, at))
-            }
-        })
-        .await
-    };
+    let (exchange, issued) = exchange_codes(http, &server.base, codes, concurrency).await;
     figures.push(rate_figure("authorization_code exchange", &exchange, 2_000.0, &format!("client_secret_basic + PKCE; ES256 access + ID token, refresh token; {concurrency} in flight")));
 
     say(&format!(
@@ -1258,25 +1312,8 @@ async fn token_phase(
         issued.len()
     ));
     let access = issued.first().map(|(_, a)| a.clone());
-    let base = server.base.clone();
-    let (refresh, _) = {
-        let http = http.clone();
-        each_once(
-            issued.into_iter().map(|(r, _)| r).collect(),
-            concurrency,
-            move |rt| {
-                let (http, base) = (http.clone(), base.clone());
-                async move {
-                    let v = token(&http, &base, refresh_body(&rt)).await?;
-                    v["refresh_token"]
-                        .as_str()
-                        .map(|_| ())
-                        .ok_or_else(|| "no refresh_token".to_owned())
-                }
-            },
-        )
-        .await
-    };
+    let tokens = issued.into_iter().map(|(r, _)| r).collect();
+    let refresh = refresh_all(http, std::slice::from_ref(&server.base), tokens, concurrency).await;
     figures.push(rate_figure(
         "refresh_token rotation",
         &refresh,

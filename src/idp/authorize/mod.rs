@@ -75,6 +75,15 @@ pub struct Browser<'a> {
     pub ip: Option<IpAddr>,
 }
 
+/// The SSO budget's key for a session: the first half of its (hex SHA-256) hash.
+fn session_key(hash: &str) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    for (k, b) in key.iter_mut().zip(hash.as_bytes()) {
+        *k = *b;
+    }
+    key
+}
+
 /// The live session with this hash in `connection`, and its user.
 async fn session_user(
     idp: &Idp,
@@ -135,6 +144,7 @@ pub async fn authorize(idp: &Idp, p: &Params, browser: Browser<'_>, now: i64) ->
         };
     };
     // Single sign-on: a live session of this client's connection, fresh enough.
+    let session_key = browser.session.as_deref().map(session_key);
     let existing = match browser.session {
         Some(hash) => match session_user(idp, hash, connection.to_string(), now).await {
             Ok(v) => v,
@@ -144,6 +154,14 @@ pub async fn authorize(idp: &Idp, p: &Params, browser: Browser<'_>, now: i64) ->
     };
     match existing {
         Some((sess, user)) if !auth.prompt.login && auth.accepts_auth_time(sess.auth_time, now) => {
+            if let Some(Err(_)) = session_key.map(|k| idp.limits.sso.charge(k, now)) {
+                let e = OAuthError::new(
+                    ErrorCode::TemporarilyUnavailable,
+                    "too many sign-ins with this session; try again in a minute",
+                );
+                let to = error_location(s, &auth.redirect_uri, auth.state.as_deref(), &e);
+                return AuthorizeOutcome::Redirect(to);
+            }
             let how = Completion {
                 signup: false,
                 ip: browser.ip,

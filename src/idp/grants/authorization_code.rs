@@ -162,6 +162,8 @@ fn revoke_what_it_bought(
         ..audit::Event::new(AuditKind::CodeReplay)
     };
     audit::record(db, &ev, now)?;
+    // The code is dead now: a further replay is an unknown code (no second audit row).
+    store::codes::delete(db, code_hash)?;
     Ok(())
 }
 

@@ -64,6 +64,7 @@ pub async fn exchange(
         if !store::refresh::mark_rotated(db, &hash, now)? {
             return Err(invalid_grant("the refresh token was already used"));
         }
+        store::refresh::prune_rotated(db, &g.family_id)?;
         let token = random_token();
         // RFC 6749 6: the new refresh token keeps the original grant's scope.
         let next = RefreshGrant {
