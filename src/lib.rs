@@ -13,6 +13,7 @@ pub mod demo;
 pub mod domain;
 pub mod idp;
 pub mod login;
+pub mod mail;
 pub mod oidc;
 pub mod rules;
 pub mod secrets;

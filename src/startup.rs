@@ -12,7 +12,9 @@ use actix_web::{http::header, web, App, HttpResponse, HttpServer};
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::idp::account::delivery;
 use crate::idp::{publish_for, Idp};
+use crate::mail::Mailer;
 use crate::secrets::Secrets;
 use crate::state::AppState;
 use crate::store::{self, Store};
@@ -29,6 +31,8 @@ pub enum StartError {
     Keys(#[from] tokens::KeyError),
     #[error(transparent)]
     Secret(#[from] crate::secrets::SecretError),
+    #[error("[email]: {0}")]
+    Mail(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -56,7 +60,11 @@ pub fn open_idp(settings: Arc<Settings>, now: i64) -> Result<Idp, StartError> {
     let (store, secrets) = open_store_and_secrets(&settings)?;
     let stored = tokens::ensure_active_key(&store, settings.tokens.signing_alg, now, &secrets)?;
     let ring = KeyRing::build(&stored, now, publish_for(&settings), &secrets)?;
-    Ok(Idp::new(settings, store, Keys::new(ring), secrets))
+    let mailer = match &settings.email {
+        Some(e) => Some(Mailer::new(&e.transport).map_err(StartError::Mail)?),
+        None => None,
+    };
+    Ok(Idp::new(settings, store, Keys::new(ring), secrets, mailer))
 }
 
 impl Application {
@@ -123,9 +131,10 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serve until stopped, with the housekeeping task beside it.
+    /// Serve until stopped, with the housekeeping task and the mail sender beside it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
+        let sender = tokio::spawn(mail_sender(self.state.clone()));
         let res = match self.metrics_server {
             Some(m) => {
                 let metrics = tokio::spawn(m);
@@ -136,7 +145,30 @@ impl Application {
             None => self.server.await,
         };
         housekeeping.abort();
+        sender.abort();
         res
+    }
+}
+
+/// Deliver queued mail: at once when a request queues a job, and every second for
+/// retries and for jobs other replicas queued.
+async fn mail_sender(state: web::Data<AppState>) {
+    if state.idp.mailer.is_none() {
+        return;
+    }
+    loop {
+        let _ =
+            tokio::time::timeout(Duration::from_secs(1), state.idp.mail_queued.notified()).await;
+        loop {
+            match delivery::run_once(&state.idp, state.clock.now()).await {
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "mail sender: the store failed");
+                    break;
+                }
+            }
+        }
     }
 }
 
@@ -192,6 +224,32 @@ fn routes(cfg: &mut web::ServiceConfig) {
     .route("/login", web::post().to(login::login_page::submit))
     .route("/signup", web::get().to(login::signup_page::show))
     .route("/signup", web::post().to(login::signup_page::submit))
+    .route(
+        "/login/continue",
+        web::post().to(login::verify_pages::continue_login),
+    )
+    .route("/verify-email", web::get().to(login::verify_pages::show))
+    .route(
+        "/verify-email",
+        web::post().to(login::verify_pages::confirm),
+    )
+    .route(
+        "/verify-email/resend",
+        web::post().to(login::verify_pages::resend),
+    )
+    .route(
+        "/forgot-password",
+        web::get().to(login::reset_pages::forgot),
+    )
+    .route(
+        "/forgot-password",
+        web::post().to(login::reset_pages::request),
+    )
+    .route("/reset-password", web::get().to(login::reset_pages::show))
+    .route(
+        "/reset-password",
+        web::post().to(login::reset_pages::submit),
+    )
     .route("/token", web::post().to(oidc::token::token))
     .route("/userinfo", web::get().to(oidc::userinfo::userinfo))
     .route("/userinfo", web::post().to(oidc::userinfo::userinfo))

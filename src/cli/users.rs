@@ -8,6 +8,8 @@ use clap::Subcommand;
 use super::{load, now, rfc3339, ConfigArg, Failure};
 use crate::config::{self, Settings};
 use crate::domain::{valid_role, AuditKind, Email, Password};
+use crate::idp::account::delivery;
+use crate::idp::account::jobs::{self, Job};
 use crate::idp::signup::{self, NewAccount, Origin};
 use crate::idp::Refusal;
 use crate::startup::{open_idp, open_store_and_secrets};
@@ -65,6 +67,20 @@ pub enum UsersAction {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Mail a password-reset link, branded for a client (support staff)
+    SendReset {
+        /// The connection the user belongs to
+        #[arg(long)]
+        connection: String,
+        /// The user's e-mail address
+        #[arg(long)]
+        email: String,
+        /// The client whose brand the mail and the reset page carry
+        #[arg(long)]
+        client: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
 }
 
 impl UsersAction {
@@ -73,7 +89,8 @@ impl UsersAction {
             Self::Create { config, .. }
             | Self::List { config, .. }
             | Self::Delete { config, .. }
-            | Self::SetRoles { config, .. } => config,
+            | Self::SetRoles { config, .. }
+            | Self::SendReset { config, .. } => config,
         }
     }
 }
@@ -183,8 +200,74 @@ pub fn run(action: UsersAction, out: &mut dyn std::io::Write) -> Result<(), Fail
             )?;
             writeln!(out, "{email}: roles = [{}]", roles.join(", "))?;
         }
+        UsersAction::SendReset {
+            connection,
+            email: e,
+            client,
+            ..
+        } => {
+            let email = email(&e)?;
+            let sent = send_reset(s, &connection, &email, &client, now)?;
+            writeln!(out, "{sent}")?;
+        }
     }
     Ok(())
+}
+
+/// Queue the reset mail and run the sender once, so no running server is needed (with
+/// one running, the job's lease keeps the two from sending it twice).
+fn send_reset(
+    s: Settings,
+    connection: &str,
+    email: &Email,
+    client_id: &str,
+    now: i64,
+) -> Result<String, Failure> {
+    let conn = connection_of(&s, connection)?;
+    if s.email.is_none() {
+        return Err(Failure("no [email] section: mail cannot be sent".into()));
+    }
+    if !conn.password_reset {
+        return Err(Failure(format!(
+            "connection \"{connection}\" has password_reset = false"
+        )));
+    }
+    let client = s.client(client_id).ok_or_else(|| {
+        let ids: Vec<&str> = s.clients.iter().map(|c| c.client_id.as_str()).collect();
+        Failure(format!(
+            "client \"{client_id}\" is not defined{}",
+            config::did_you_mean(client_id, &ids)
+        ))
+    })?;
+    if client.connection.as_ref().map(|c| c.as_str()) != Some(connection) {
+        return Err(Failure(format!(
+            "client \"{client_id}\" does not use connection \"{connection}\""
+        )));
+    }
+    let idp = open_idp(Arc::new(s), now)?;
+    let (conn_name, address) = (connection.to_owned(), email.as_str().to_owned());
+    let known = idp
+        .store
+        .read_now(|db| store::users::find_by_email(db, &conn_name, &address))?;
+    if known.is_none() {
+        return Err(Failure(format!("{email} does not exist in {connection}")));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let job = Job::Reset {
+        connection: connection.to_owned(),
+        email: email.as_str().to_owned(),
+        client_id: client_id.to_owned(),
+        tx: None,
+    };
+    idp.store.write_now(|db| jobs::enqueue(db, &job, now))?;
+    runtime.block_on(delivery::run_once(&idp, now))?;
+    let pending = idp.store.read_now(store::mail_jobs::pending)?;
+    Ok(match pending {
+        0 => format!("sent a reset link to {email} (valid for {} minutes)", idp.settings.email.as_ref().map_or(30, |e| e.reset_ttl / 60)),
+        _ => format!("queued a reset link for {email}; the mail relay did not take it yet, a running server retries"),
+    })
 }
 
 /// Change one user in one transaction, with its audit entry.
@@ -237,6 +320,7 @@ fn create(
         password,
         roles,
         origin: Origin::Admin,
+        tx: None,
     };
     runtime
         .block_on(signup::create(&idp, &account, now))

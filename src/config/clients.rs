@@ -17,6 +17,7 @@ pub(super) struct RawBranding {
     primary_color: Option<String>,
     stylesheet: Option<String>,
     signup_heading: Option<String>,
+    email_from: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -37,6 +38,7 @@ pub(super) struct RawClient {
     client_secret: Option<String>,
     client_secret_sha256: Option<String>,
     apis: Option<Vec<String>>,
+    initiate_login_uri: Option<String>,
 }
 
 pub(super) fn parse(
@@ -122,6 +124,17 @@ fn validate_client(
     );
     let name = rc.name.unwrap_or_else(|| client_id.to_string());
     let branding = branding(&mut e, rc.branding.unwrap_or_default(), &name);
+    let initiate_login_uri = rc.initiate_login_uri.filter(|u| {
+        // OIDC Core 4: an https URL (http only for local development, like redirect URIs).
+        let ok = RedirectUri::parse(u).is_ok()
+            && (u.starts_with("https://") || u.starts_with("http://"));
+        if !ok {
+            e.add(format!(
+                "initiate_login_uri \"{u}\" must be an absolute http(s) URL"
+            ));
+        }
+        ok
+    });
     Some(Client {
         client_id,
         name,
@@ -134,6 +147,7 @@ fn validate_client(
         branding,
         secret,
         apis: client_apis,
+        initiate_login_uri,
     })
 }
 
@@ -283,6 +297,15 @@ fn branding(e: &mut Entry<'_>, rb: RawBranding, name: &str) -> Branding {
         }
     }
     let title = rb.title.unwrap_or_else(|| name.to_owned());
+    let email_from = rb.email_from.and_then(|f| match f.parse() {
+        Ok(m) => Some(m),
+        Err(err) => {
+            e.add(format!(
+                "branding.email_from \"{f}\" is not a mailbox (\"Name <a@b.example>\"): {err}"
+            ));
+            None
+        }
+    });
     Branding {
         signup_heading: rb
             .signup_heading
@@ -291,6 +314,7 @@ fn branding(e: &mut Entry<'_>, rb: RawBranding, name: &str) -> Branding {
         logo: rb.logo,
         primary_color,
         stylesheet: rb.stylesheet,
+        email_from,
     }
 }
 

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::checker::Checker;
-use super::Connection;
+use super::{Connection, EmailVerification};
 use crate::domain::ConnectionName;
 
 #[derive(Deserialize)]
@@ -13,9 +13,12 @@ pub(super) struct RawConnection {
     #[serde(default)]
     signup: bool,
     password_min_length: Option<usize>,
+    email_verification: Option<String>,
+    password_reset: Option<bool>,
 }
 
-pub(super) fn parse(c: &mut Checker, root: &mut toml::Table) -> Vec<Connection> {
+/// `mail`: whether `[email]` is configured; the account mails need it.
+pub(super) fn parse(c: &mut Checker, root: &mut toml::Table, mail: bool) -> Vec<Connection> {
     let mut connections: Vec<Connection> = Vec::new();
     for (label, rc) in c.entries::<RawConnection>(root, "connection", "name", &[]) {
         let name = match ConnectionName::parse(&rc.name) {
@@ -36,10 +39,39 @@ pub(super) fn parse(c: &mut Checker, root: &mut toml::Table) -> Vec<Connection> 
                 "password_min_length must be between 8 and 128 (NIST SP 800-63B)",
             );
         }
+        // With mail, verification is optional and reset on unless the entry says
+        // otherwise (Auth0's and Keycloak's defaults); without it both are off.
+        let email_verification = match rc.email_verification.as_deref() {
+            None if mail => EmailVerification::Optional,
+            None | Some("off") => EmailVerification::Off,
+            Some("optional") => EmailVerification::Optional,
+            Some("required") => EmailVerification::Required,
+            Some(other) => {
+                c.add(
+                    &label,
+                    format!("email_verification \"{other}\" must be \"off\", \"optional\" or \"required\""),
+                );
+                EmailVerification::Off
+            }
+        };
+        if email_verification != EmailVerification::Off && !mail {
+            c.add(
+                &label,
+                "email_verification needs an [email] section to send the links",
+            );
+        }
+        if rc.password_reset == Some(true) && !mail {
+            c.add(
+                &label,
+                "password_reset needs an [email] section to send the links",
+            );
+        }
         connections.push(Connection {
             name,
             signup: rc.signup,
             password_min_length: min,
+            email_verification,
+            password_reset: rc.password_reset.unwrap_or(true) && mail,
         });
     }
 

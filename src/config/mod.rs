@@ -6,6 +6,7 @@ mod apis;
 mod checker;
 mod clients;
 mod connections;
+mod email;
 mod login;
 mod operations;
 mod playground;
@@ -21,6 +22,8 @@ use serde::Deserialize;
 
 pub use checker::did_you_mean;
 use checker::{known_keys, Checker};
+
+pub use email::{EmailSettings, MailTransport};
 
 use crate::domain::{ClientId, ConnectionName, Issuer, RedirectUri, Scopes, SigningAlg};
 use crate::rules::RuleSet;
@@ -140,6 +143,19 @@ pub struct Connection {
     pub name: ConnectionName,
     pub signup: bool,
     pub password_min_length: usize,
+    pub email_verification: EmailVerification,
+    /// "Forgot password?" on the login page (only with `[email]`).
+    pub password_reset: bool,
+}
+
+/// Whether a connection's users confirm their address by mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailVerification {
+    Off,
+    /// A link is mailed after sign-up; login does not wait for it.
+    Optional,
+    /// Login and sign-up stop at "check your inbox" until the link is used.
+    Required,
 }
 
 #[derive(Debug, Clone)]
@@ -187,6 +203,8 @@ pub struct Branding {
     pub primary_color: String,
     pub stylesheet: Option<String>,
     pub signup_heading: String,
+    /// The From of this client's mails (else `[email] from`).
+    pub email_from: Option<lettre::message::Mailbox>,
 }
 
 /// A client secret is random, not a human password: we keep its SHA-256 only.
@@ -213,6 +231,9 @@ pub struct Client {
     pub secret: Option<SecretDigest>,
     /// The APIs (audiences) this client may get tokens for (RFC 8707 2).
     pub apis: Vec<String>,
+    /// Where a finished reset or an accepted invitation sends the user to start a login
+    /// (OIDC Core 4, third-party initiated login).
+    pub initiate_login_uri: Option<String>,
 }
 
 impl Client {
@@ -255,6 +276,8 @@ pub struct Settings {
     pub secrets: crate::secrets::SecretSource,
     pub server: ServerSettings,
     pub metrics: MetricsSettings,
+    /// Account mail (`[email]`); none: no verification, no reset.
+    pub email: Option<EmailSettings>,
     /// Audit events older than this many seconds are purged.
     pub audit_retention: i64,
     pub log_format: LogFormat,
@@ -336,6 +359,7 @@ struct RawTop {
     metrics: Option<toml::Value>,
     audit: Option<toml::Value>,
     log: Option<toml::Value>,
+    email: Option<toml::Value>,
 }
 
 /// Environment overrides of the top-level keys (interface.md, Command line).
@@ -345,6 +369,7 @@ pub fn env_overrides() -> Vec<(&'static str, String)> {
         ("listen", "PORTICO_LISTEN"),
         ("data_dir", "PORTICO_DATA_DIR"),
         ("store.url", "PORTICO_STORE_URL"),
+        ("email.smtp_url", "PORTICO_SMTP_URL"),
     ]
     .into_iter()
     .filter_map(|(k, var)| std::env::var(var).ok().map(|v| (k, v)))
@@ -382,6 +407,8 @@ pub fn parse(
     for (k, v) in overrides {
         match k.split_once('.') {
             // A key of a section: `store.url`.
+            // PORTICO_SMTP_URL sets where mail goes, not whether: no [email], no mail.
+            Some(("email", _)) if !root.contains_key("email") => {}
             Some((section, key)) => {
                 let table = root
                     .entry(section.to_owned())
@@ -461,7 +488,12 @@ fn validate(c: &mut Checker, root: &mut toml::Table, config_dir: &Path) -> Optio
     let store = store::parse(c, root);
     let tokens = tokens::parse(c, root);
     let login = login::parse(c, root);
-    let connections = connections::parse(c, root);
+    let has_email = root.contains_key("email");
+    let email = match &data_dir {
+        Some(d) => email::parse(c, root, d),
+        None => None,
+    };
+    let connections = connections::parse(c, root, has_email);
     let apis = apis::parse(c, root);
     let mut clients = clients::parse(c, root, &connections, &apis);
     let rules = rules::parse(c, root, config_dir);
@@ -490,6 +522,7 @@ fn validate(c: &mut Checker, root: &mut toml::Table, config_dir: &Path) -> Optio
         secrets: ops.secrets,
         server: ops.server,
         metrics: ops.metrics,
+        email,
         audit_retention: ops.audit_retention,
         log_format: ops.log_format,
         warnings,

@@ -22,6 +22,14 @@ pub enum AuditKind {
     UserCreated,
     UserDeleted,
     RolesChanged,
+    /// A verification link was used.
+    EmailVerified,
+    /// A reset mail went to an existing account.
+    ResetRequested,
+    /// A reset link set a new password (sessions and refresh tokens ended).
+    PasswordReset,
+    /// A mail could not be delivered and was given up.
+    MailFailed,
 }
 
 impl AuditKind {
@@ -43,6 +51,10 @@ impl AuditKind {
             Self::UserCreated => "user_created",
             Self::UserDeleted => "user_deleted",
             Self::RolesChanged => "roles_changed",
+            Self::EmailVerified => "email_verified",
+            Self::ResetRequested => "reset_requested",
+            Self::PasswordReset => "password_reset",
+            Self::MailFailed => "mail_failed",
         }
     }
 }

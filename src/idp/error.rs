@@ -150,6 +150,8 @@ pub enum Refusal {
     SignupClosed,
     /// The transaction was completed already (a double submit).
     AlreadyCompleted,
+    /// A mailed link that is unknown, used, expired, or voided by a change.
+    LinkInvalid,
     /// The store failed; the cause is logged.
     ServerError,
 }

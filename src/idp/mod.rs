@@ -3,6 +3,7 @@
 //! and the time (`now`, Unix seconds), and shapes the answer. Like kanidm's idm, this
 //! layer imports no HTTP framework; .ci/run greps for it.
 
+pub mod account;
 pub mod auth_request;
 pub mod authorize;
 pub mod client_auth;
@@ -30,7 +31,11 @@ use crate::secrets::Secrets;
 use crate::store::Store;
 use crate::tokens::Keys;
 use hasher::Hasher;
-use throttle::{Budget, ClientAuthLimiter, IpLimiter, SignupLimiter};
+use throttle::{Budget, ClientAuthLimiter, IpBucket, IpLimiter, SignupLimiter};
+
+/// Password-reset requests per client address (or IPv6 /64) per hour: the mails they
+/// send are limited per account as well (account::delivery).
+const RESETS_PER_IP_PER_HOUR: u32 = 20;
 
 /// The in-memory limits, per server (review H2, M2, M3, I3).
 pub struct Limits {
@@ -40,6 +45,8 @@ pub struct Limits {
     /// Codes per SSO session per minute: a session (anyone's own, after a sign-up)
     /// cannot mint codes and audit rows as fast as it can loop /authorize.
     pub sso: Budget<[u8; 16]>,
+    /// Password-reset requests per address.
+    pub resets: Budget<IpBucket>,
 }
 
 impl Limits {
@@ -54,6 +61,7 @@ impl Limits {
             ),
             client_auth: ClientAuthLimiter::new(l.max_client_auth_failures, 300),
             sso: Budget::new(l.max_sso_per_minute, 60),
+            resets: Budget::new(RESETS_PER_IP_PER_HOUR, 3600),
         }
     }
 
@@ -62,6 +70,7 @@ impl Limits {
         self.signups.forget_old(now);
         self.client_auth.forget_old(now);
         self.sso.forget_old(now);
+        self.resets.forget_old(now);
     }
 }
 
@@ -74,13 +83,25 @@ pub struct Idp {
     pub secrets: Secrets,
     pub hasher: Hasher,
     pub limits: Limits,
+    /// The transport of `[email]`; none without it.
+    pub mailer: Option<crate::mail::Mailer>,
+    /// Wakes the mail sender when a job is queued.
+    pub mail_queued: tokio::sync::Notify,
 }
 
 impl Idp {
-    pub fn new(settings: Arc<Settings>, store: Store, keys: Keys, secrets: Secrets) -> Self {
+    pub fn new(
+        settings: Arc<Settings>,
+        store: Store,
+        keys: Keys,
+        secrets: Secrets,
+        mailer: Option<crate::mail::Mailer>,
+    ) -> Self {
         Self {
             hasher: Hasher::new(settings.login.hash_concurrency, settings.login.hash_queue),
             limits: Limits::new(&settings),
+            mailer,
+            mail_queued: tokio::sync::Notify::new(),
             settings,
             store,
             keys,

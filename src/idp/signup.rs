@@ -4,8 +4,10 @@
 
 use std::net::IpAddr;
 
+use super::account::jobs::{self, Job};
 use super::hasher::{Busy, Lane};
 use super::{Idp, Refusal};
+use crate::config::EmailVerification;
 use crate::domain::{AuditKind, Email, Password, PasswordPolicy};
 use crate::store::{self, audit, users::User};
 
@@ -25,6 +27,8 @@ pub struct NewAccount<'a> {
     pub password: &'a Password,
     pub roles: &'a [String],
     pub origin: Origin,
+    /// The login the sign-up belongs to (a verification link continues it).
+    pub tx: Option<&'a str>,
 }
 
 /// Check a new password against the connection's policy, off the async executor
@@ -88,10 +92,27 @@ async fn hash_and_store(idp: &Idp, a: &NewAccount<'_>, now: i64) -> Result<User,
     };
     let (conn, email, roles) = (a.connection.to_owned(), a.email.clone(), a.roles.to_vec());
     let cid = a.client_id.map(str::to_owned);
+    // The verification mail is queued in the sign-up's own transaction: no account is
+    // left without its mail, and no mail goes out for an account that was not made.
+    let verify = match (a.origin, a.client_id) {
+        (Origin::Page { .. }, Some(c)) if wants_verification(idp, a.connection) => {
+            Some((c.to_owned(), a.tx.map(str::to_owned)))
+        }
+        _ => None,
+    };
+    let queued = verify.is_some();
     let created = idp
         .store
         .write(move |db| {
             let user = store::users::create(db, &conn, &email, &hash, &roles, now)?;
+            if let (Ok(u), Some((client_id, tx))) = (&user, verify) {
+                let job = Job::Verify {
+                    user_id: u.id.clone(),
+                    client_id,
+                    tx,
+                };
+                jobs::enqueue(db, &job, now)?;
+            }
             if let Ok(u) = &user {
                 let ev = audit::Event {
                     connection: Some(&conn),
@@ -106,6 +127,17 @@ async fn hash_and_store(idp: &Idp, a: &NewAccount<'_>, now: i64) -> Result<User,
             Ok(user)
         })
         .await?;
+    if queued && created.is_ok() {
+        idp.mail_queued.notify_one();
+    }
     // Taken: lost a race with another sign-up of the address, or a look-alike exists.
     created.map_err(|_| Refusal::NotCreated)
+}
+
+/// Sign-ups in this connection are mailed a verification link.
+fn wants_verification(idp: &Idp, connection: &str) -> bool {
+    idp.mailer.is_some()
+        && idp.settings.connections.iter().any(|c| {
+            c.name.as_str() == connection && c.email_verification != EmailVerification::Off
+        })
 }

@@ -25,6 +25,9 @@ pub struct Loaded {
     pub parked: Parked,
     /// SHA-256 of the browser id that started it.
     browser_hash: String,
+    /// The user (and whether they had just signed up) whose password this login
+    /// verified, waiting for them to confirm their address.
+    pub pending: Option<(String, bool)>,
 }
 
 impl Loaded {
@@ -32,7 +35,12 @@ impl Loaded {
     /// browser id must be the one that started it: a forged cross-site POST has neither.
     pub fn csrf_ok(&self, field: Option<&str>, browser: &str) -> bool {
         let field_ok = field.is_some_and(|f| ct_eq(f.as_bytes(), self.parked.csrf.as_bytes()));
-        field_ok && ct_eq(token_hash(browser).as_bytes(), self.browser_hash.as_bytes())
+        field_ok && self.started_by(browser)
+    }
+
+    /// This browser started the transaction (a mailed link opened in it may continue it).
+    pub fn started_by(&self, browser: &str) -> bool {
+        ct_eq(token_hash(browser).as_bytes(), self.browser_hash.as_bytes())
     }
 }
 
@@ -112,6 +120,15 @@ pub async fn load(idp: &Idp, id: &str, now: i64) -> Result<Option<Loaded>, Store
             id: id.to_owned(),
             parked,
             browser_hash: t.browser,
+            pending: t.pending,
         })
     }))
+}
+
+/// Hold the login until `user_id` confirms their address.
+pub async fn hold(idp: &Idp, id: &str, user_id: &str, signup: bool) -> Result<bool, StoreError> {
+    let (id, uid) = (id.to_owned(), user_id.to_owned());
+    idp.store
+        .write(move |db| store::transactions::set_pending(db, &id, &uid, signup))
+        .await
 }

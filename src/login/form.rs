@@ -20,6 +20,17 @@ struct LoginPage<'a> {
     email: &'a str,
     error: Option<&'a str>,
     signup_allowed: bool,
+    reset_allowed: bool,
+}
+
+#[derive(Template)]
+#[template(path = "check_inbox.html")]
+struct CheckInboxPage<'a> {
+    brand: Brand<'a>,
+    tx: &'a str,
+    csrf: &'a str,
+    email: &'a str,
+    message: Option<&'a str>,
 }
 
 #[derive(Template)]
@@ -44,6 +55,16 @@ pub struct Credentials {
 }
 
 impl Credentials {
+    /// No form was posted (a login continued by a mailed link).
+    pub fn empty() -> Self {
+        Self {
+            tx: None,
+            csrf: None,
+            email: String::new(),
+            password: Password::new(String::new()),
+        }
+    }
+
     pub fn parse(body: &[u8]) -> Option<Self> {
         let p = Params::parse(body).ok()?;
         let one = |n: &str| p.one(n).ok().flatten().map(str::to_owned);
@@ -76,6 +97,22 @@ impl Form<'_> {
                 email: self.email,
                 error,
                 signup_allowed: self.connection.signup,
+                reset_allowed: self.connection.password_reset,
+            }
+            .render(),
+        )
+    }
+
+    /// "Check your inbox": the login waits for the address in `email` to be confirmed.
+    pub fn inbox(&self, status: StatusCode, email: &str, message: Option<&str>) -> HttpResponse {
+        html(
+            status,
+            CheckInboxPage {
+                brand: Brand::of(Some(self.client)),
+                tx: &self.loaded.id,
+                csrf: &self.loaded.parked.csrf,
+                email,
+                message,
             }
             .render(),
         )

@@ -91,6 +91,7 @@ async fn new_account(
         password: &sub.credentials.password,
         roles: &[],
         origin: Origin::Page { ip: sub.ip },
+        tx: Some(&sub.loaded.id),
     };
     match signup::create(&state.idp, &account, state.now()).await {
         Ok(user) => finish(req, state, sub, user, true, None).await,

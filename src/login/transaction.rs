@@ -11,11 +11,13 @@ use super::form::{Credentials, Form};
 use crate::config::{Client, Connection};
 use crate::crypto::token_hash;
 use crate::domain::Email;
+use crate::idp::account::verification;
 use crate::idp::login::{self, Completion, LoginOutcome, SessionChange};
 use crate::idp::transaction::{self, Loaded};
 use crate::idp::{device, Refusal};
 use crate::state::AppState;
 use crate::store::users::User;
+use crate::store::StoreError;
 use crate::web::cookies;
 use crate::web::page::{PageError, EXPIRED, STALE_FORM};
 use crate::web::redirect::see_other;
@@ -134,8 +136,76 @@ pub async fn submitted<'s>(
     })
 }
 
-/// Complete the login (rules, code, session) and remember this account on this device.
+/// The transaction `tx_id`, continued by a mailed link opened in the browser that
+/// started it (no form of the transaction was posted: the link was the proof).
+pub async fn resume<'s>(
+    req: &HttpRequest,
+    state: &'s AppState,
+    tx_id: &str,
+    browser: &str,
+) -> Option<Submitted<'s>> {
+    let loaded = load(state, Some(tx_id)).await.ok()?;
+    if !loaded.started_by(browser) {
+        return None;
+    }
+    let (client, connection) = client_of(state, &loaded).ok()?;
+    Some(Submitted {
+        loaded,
+        client,
+        connection,
+        browser: browser.to_owned(),
+        credentials: Credentials::empty(),
+        ip: cookies::client_ip(req, &state.idp.settings.login.trusted_proxies),
+    })
+}
+
+/// Complete the login (rules, code, session) and remember this account on this device;
+/// or, when the connection requires a confirmed address the user has not confirmed,
+/// hold the login at "check your inbox".
 pub async fn finish(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    sub: &Submitted<'_>,
+    user: User,
+    signup: bool,
+    rehash: Option<String>,
+) -> HttpResponse {
+    if verification::must_wait(sub.connection, &user) {
+        return hold(state, sub, &user, signup).await;
+    }
+    complete(req, state, sub, user, signup, rehash).await
+}
+
+/// Park the login until the address is confirmed, mail the link (a sign-up queued its
+/// own), and show "check your inbox".
+async fn hold(
+    state: &web::Data<AppState>,
+    sub: &Submitted<'_>,
+    user: &User,
+    signup: bool,
+) -> HttpResponse {
+    let s = &state.idp.settings;
+    let idp = &state.idp;
+    let now = state.now();
+    let branded = |e: StoreError| {
+        PageError::from(Refusal::from(e))
+            .branded(Some(&sub.client.client_id))
+            .render(s)
+    };
+    if let Err(e) = transaction::hold(idp, &sub.loaded.id, &user.id, signup).await {
+        return branded(e);
+    }
+    if !signup {
+        let cid = sub.client.client_id.as_str();
+        let sent = verification::request(idp, &user.id, cid, Some(&sub.loaded.id), now).await;
+        if let Err(e) = sent {
+            return branded(e);
+        }
+    }
+    sub.form().inbox(StatusCode::OK, &user.email, None)
+}
+
+async fn complete(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     sub: &Submitted<'_>,

@@ -1,8 +1,8 @@
 //! `portico store copy --to URL`: the SQLite store into an empty PostgreSQL database, so
 //! a deployment can outgrow the embedded default. Users (with their password hashes and
 //! look-alike keys), signing keys (still sealed: the replicas need the same server
-//! secret), sessions, refresh-token families, revocations, lockouts, codes and the audit
-//! trail are copied in one PostgreSQL transaction; login transactions (minutes long) are
+//! secret), sessions, refresh-token families, revocations, lockouts, codes, mailed links,
+//! the mail queue and the audit trail are copied in one PostgreSQL transaction; login transactions (minutes long) are
 //! not. A database that already holds users or keys is refused.
 
 use super::db::{Db, Value};
@@ -110,6 +110,34 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     (
+        "email_tokens",
+        &[
+            ("token_hash", Kind::Text),
+            ("purpose", Kind::Text),
+            ("user_id", Kind::Text),
+            ("client_id", Kind::Text),
+            ("email", Kind::Text),
+            ("password_stamp", Kind::Text),
+            ("tx_id", Kind::Text),
+            ("created_at", Kind::Int),
+            ("expires_at", Kind::Int),
+            ("used_at", Kind::Int),
+        ],
+    ),
+    (
+        "mail_jobs",
+        &[
+            ("kind", Kind::Text),
+            ("payload", Kind::Text),
+            ("state", Kind::Text),
+            ("attempts", Kind::Int),
+            ("next_attempt_at", Kind::Int),
+            ("last_error", Kind::Text),
+            ("created_at", Kind::Int),
+            ("done_at", Kind::Int),
+        ],
+    ),
+    (
         "audit_events",
         &[
             ("at", Kind::Int),
@@ -144,10 +172,9 @@ fn read_table(
 ) -> Result<Vec<Vec<Owned>>, StoreError> {
     let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
     // Oldest first, so `rowid` (the eviction order) keeps its meaning on the copy.
-    let order = if table == "audit_events" {
-        "id"
-    } else {
-        "rowid"
+    let order = match table {
+        "audit_events" | "mail_jobs" => "id",
+        _ => "rowid",
     };
     let sql = format!("SELECT {} FROM {table} ORDER BY {order}", names.join(", "));
     db.query_all(&sql, &[], |r| {

@@ -13,7 +13,9 @@ pub mod audit;
 pub mod codes;
 pub mod copy;
 pub mod db;
+pub mod email_tokens;
 pub mod keys;
+pub mod mail_jobs;
 mod postgres;
 pub mod refresh;
 pub mod sessions;
@@ -203,7 +205,7 @@ impl Store {
 }
 
 /// Delete what has expired: codes, transactions, sessions, refresh families, revoked
-/// jtis, and audit events older than the retention.
+/// jtis, e-mail links, finished mail jobs, and audit events older than the retention.
 pub fn purge_expired(db: &mut Db<'_>, now: i64, audit_retention: i64) -> Result<usize, StoreError> {
     let mut n = 0;
     for sql in [
@@ -218,6 +220,15 @@ pub fn purge_expired(db: &mut Db<'_>, now: i64, audit_retention: i64) -> Result<
     n += db.execute(
         "DELETE FROM login_failures WHERE (locked_until IS NULL OR locked_until < $1) AND window_start < $2",
         args![now, now - 86_400],
+    )?;
+    // Used or expired links go a day after expiry; finished mail jobs after a week.
+    n += db.execute(
+        "DELETE FROM email_tokens WHERE expires_at < $1",
+        args![now - 86_400],
+    )?;
+    n += db.execute(
+        "DELETE FROM mail_jobs WHERE state <> 'pending' AND done_at < $1",
+        args![now - 7 * 86_400],
     )?;
     n += db.execute(
         "DELETE FROM audit_events WHERE at < $1",

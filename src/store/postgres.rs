@@ -15,10 +15,20 @@ use super::StoreError;
 /// Advisory lock ids (any stable 64-bit numbers): migrations, and the signing keys.
 const MIGRATION_LOCK: i64 = 0x706f_7274_6963_6f01;
 
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    include_str!("../../migrations/postgres/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        include_str!("../../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        include_str!("../../migrations/postgres/0002_account_email.sql"),
+    ),
+    (
+        3,
+        include_str!("../../migrations/postgres/0003_live_refresh_index.sql"),
+    ),
+];
 
 impl ToSql for Value<'_> {
     fn to_sql(

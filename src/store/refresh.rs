@@ -169,3 +169,16 @@ pub fn is_access_token_revoked(db: &mut Db<'_>, jti: &str) -> Result<bool, Store
         )?
         .is_some())
 }
+
+/// Revoke every live family of the user, with the access tokens they bought.
+pub fn revoke_user(db: &mut Db<'_>, user_id: &str, now: i64) -> Result<usize, StoreError> {
+    let families = db.query_all(
+        "SELECT DISTINCT family_id FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL",
+        args![user_id],
+        |r| r.text(0),
+    )?;
+    for f in &families {
+        revoke_family(db, f, now)?;
+    }
+    Ok(families.len())
+}

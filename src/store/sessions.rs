@@ -74,3 +74,8 @@ pub fn user_of(db: &mut Db<'_>, id_hash: &str) -> Result<Option<String>, StoreEr
         |r| r.text(0),
     )
 }
+
+/// End every session of the user (a password reset, a block, the admin API).
+pub fn delete_for_user(db: &mut Db<'_>, user_id: &str) -> Result<usize, StoreError> {
+    db.execute("DELETE FROM sessions WHERE user_id = $1", args![user_id])
+}

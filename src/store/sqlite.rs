@@ -15,6 +15,8 @@ fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("../../migrations/0001_initial.sql")),
         M::up(include_str!("../../migrations/0002_security_review.sql")),
+        M::up(include_str!("../../migrations/0003_account_email.sql")),
+        M::up(include_str!("../../migrations/0004_live_refresh_index.sql")),
     ])
 }
 

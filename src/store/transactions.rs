@@ -12,6 +12,9 @@ pub struct Transaction {
     pub client_id: String,
     pub request: String,
     pub browser: String,
+    /// The user whose password it verified, waiting for their address to be confirmed,
+    /// and whether they had just signed up.
+    pub pending: Option<(String, bool)>,
 }
 
 pub struct NewTransaction<'a> {
@@ -87,13 +90,16 @@ pub fn count(db: &mut Db<'_>) -> Result<i64, StoreError> {
 
 pub fn get(db: &mut Db<'_>, id: &str, now: i64) -> Result<Option<Transaction>, StoreError> {
     db.query_opt(
-        "SELECT client_id, request, browser FROM login_transactions WHERE id = $1 AND expires_at > $2",
+        "SELECT client_id, request, browser, pending_user, pending_signup FROM login_transactions \
+         WHERE id = $1 AND expires_at > $2",
         args![id, now],
         |r| {
+            let signup = r.flag(4)?;
             Ok(Transaction {
                 client_id: r.text(0)?,
                 request: r.text(1)?,
                 browser: r.text(2)?,
+                pending: r.opt_text(3)?.map(|u| (u, signup)),
             })
         },
     )
@@ -102,4 +108,17 @@ pub fn get(db: &mut Db<'_>, id: &str, now: i64) -> Result<Option<Transaction>, S
 /// Consume the transaction; false when it was already used (a double submit).
 pub fn delete(db: &mut Db<'_>, id: &str) -> Result<bool, StoreError> {
     Ok(db.execute("DELETE FROM login_transactions WHERE id = $1", args![id])? > 0)
+}
+
+/// The login waits for `user_id` to confirm their address.
+pub fn set_pending(
+    db: &mut Db<'_>,
+    id: &str,
+    user_id: &str,
+    signup: bool,
+) -> Result<bool, StoreError> {
+    Ok(db.execute(
+        "UPDATE login_transactions SET pending_user = $2, pending_signup = $3 WHERE id = $1",
+        args![id, user_id, signup],
+    )? == 1)
 }

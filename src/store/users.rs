@@ -198,3 +198,12 @@ pub fn record_login(db: &mut Db<'_>, id: &str, now: i64) -> Result<i64, StoreErr
         |r| r.int(0),
     )
 }
+
+/// The address is confirmed (a verification link was used).
+pub fn set_email_verified(db: &mut Db<'_>, id: &str, now: i64) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE users SET email_verified = 1, updated_at = $2 WHERE id = $1",
+        args![id, now],
+    )?;
+    Ok(())
+}

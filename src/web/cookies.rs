@@ -106,6 +106,28 @@ pub fn browser_id_or_new(
     }
 }
 
+/// The CSRF field of a form that has no login transaction (a mailed link's page): a MAC
+/// of the browser id and the form's name, so only a page this server showed to this
+/// browser can post it.
+pub fn form_csrf(secrets: &Secrets, browser: &str, form: &str) -> String {
+    b64url(&secrets.mac("form-csrf", &[browser.as_bytes(), form.as_bytes()]))
+}
+
+/// The browser's (server-minted) id when `field` is its CSRF token for `form`.
+pub fn form_csrf_ok(
+    req: &HttpRequest,
+    secrets: &Secrets,
+    https: bool,
+    form: &str,
+    field: Option<&str>,
+) -> Option<String> {
+    let browser = browser_id(req, secrets, https)?;
+    let expected = form_csrf(secrets, &browser, form);
+    field
+        .is_some_and(|f| ct_eq(f.as_bytes(), expected.as_bytes()))
+        .then_some(browser)
+}
+
 pub fn read(req: &HttpRequest, name: &str) -> Option<String> {
     req.cookie(name)
         .map(|c| c.value().to_owned())

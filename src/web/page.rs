@@ -21,6 +21,7 @@ pub const EXPIRED: &str =
     "This sign-in link has expired. Go back to the application and try again.";
 const TOO_MANY_SIGNUPS: &str = "Too many accounts were created from your network. Try again later.";
 const NOT_CREATED: &str = "We could not create an account with these details. If you already have an account, log in instead.";
+pub const LINK_INVALID: &str = "This link has expired or was already used. Ask for a new one.";
 const ALREADY_COMPLETED: &str =
     "This sign-in was already completed. Go back to the application and start again.";
 
@@ -148,6 +149,7 @@ impl From<Refusal> for PageError {
             Refusal::Invalid(why) => (400, why, None),
             Refusal::SignupClosed => (403, "Sign-up is closed for this application.".into(), None),
             Refusal::AlreadyCompleted => (400, ALREADY_COMPLETED.into(), None),
+            Refusal::LinkInvalid => (400, LINK_INVALID.into(), None),
             Refusal::ServerError => (500, OOPS.into(), None),
         };
         Self {

@@ -25,7 +25,7 @@ const PAGE_WAIT: Duration = Duration::from_secs(30);
 /// A chromedriver we started, in its own process group together with the Chromium it
 /// launches. Dropping it kills that group (the browser too, even after a panic) and
 /// removes the profile directory.
-struct Chromedriver {
+pub(crate) struct Chromedriver {
     child: Child,
     url: String,
     _profile: TempDir,
@@ -51,7 +51,7 @@ fn free_port() -> u16 {
 
 /// Start chromedriver and a headless Chromium session, or `None` when the browser is not
 /// installed and PORTICO_REQUIRE_BROWSER is not set.
-async fn start_browser(test: &str) -> Option<(Chromedriver, Client)> {
+pub(crate) async fn start_browser(test: &str) -> Option<(Chromedriver, Client)> {
     let missing: Vec<&str> = [CHROMEDRIVER, CHROMIUM]
         .into_iter()
         .filter(|p| !Path::new(p).exists())
@@ -135,7 +135,7 @@ async fn start_browser(test: &str) -> Option<(Chromedriver, Client)> {
 
 /// Run a test body against the browser; whatever happens, save a screenshot of a failure
 /// and end the WebDriver session before the panic goes on.
-async fn drive<F, Fut>(test: &str, client: Client, body: F)
+pub(crate) async fn drive<F, Fut>(test: &str, client: Client, body: F)
 where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
@@ -156,7 +156,7 @@ where
     }
 }
 
-fn screenshot_dir() -> PathBuf {
+pub(crate) fn screenshot_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("target")
         .join("screenshots");
@@ -165,7 +165,7 @@ fn screenshot_dir() -> PathBuf {
 }
 
 /// Save a PNG of the viewport under target/screenshots/.
-async fn screenshot(client: &Client, name: &str) -> PathBuf {
+pub(crate) async fn screenshot(client: &Client, name: &str) -> PathBuf {
     let png = client.screenshot().await.expect("screenshot");
     assert!(png.starts_with(b"\x89PNG"), "not a PNG");
     let path = screenshot_dir().join(name);
@@ -173,7 +173,7 @@ async fn screenshot(client: &Client, name: &str) -> PathBuf {
     path
 }
 
-async fn find(client: &Client, css: &str) -> fantoccini::elements::Element {
+pub(crate) async fn find(client: &Client, css: &str) -> fantoccini::elements::Element {
     client
         .wait()
         .at_most(PAGE_WAIT)
@@ -186,7 +186,7 @@ async fn find(client: &Client, css: &str) -> fantoccini::elements::Element {
 }
 
 /// Wait until the element's text is `want` (the page may still be on its way).
-async fn wait_text(client: &Client, css: &str, want: &str) {
+pub(crate) async fn wait_text(client: &Client, css: &str, want: &str) {
     let mut last = String::new();
     for _ in 0..300 {
         if let Ok(e) = client.find(Locator::Css(css)).await {
@@ -203,7 +203,7 @@ async fn wait_text(client: &Client, css: &str, want: &str) {
 }
 
 /// The element's text content as written in the page (CSS text-transform aside).
-async fn text_of(client: &Client, css: &str) -> String {
+pub(crate) async fn text_of(client: &Client, css: &str) -> String {
     find(client, css)
         .await
         .prop("textContent")
@@ -215,7 +215,11 @@ async fn text_of(client: &Client, css: &str) -> String {
 }
 
 /// Poll the current URL (a CDP-free way to see where a submit ended) until `pred` holds.
-async fn wait_url(client: &Client, what: &str, pred: impl Fn(&url::Url) -> bool) -> url::Url {
+pub(crate) async fn wait_url(
+    client: &Client,
+    what: &str,
+    pred: impl Fn(&url::Url) -> bool,
+) -> url::Url {
     let mut last = None;
     for _ in 0..300 {
         if let Ok(u) = client.current_url().await {
@@ -229,14 +233,14 @@ async fn wait_url(client: &Client, what: &str, pred: impl Fn(&url::Url) -> bool)
     panic!("the browser never reached {what}; it is on {last:?}");
 }
 
-async fn fill(client: &Client, css: &str, value: &str) {
+pub(crate) async fn fill(client: &Client, css: &str, value: &str) {
     let input = find(client, css).await;
     input.clear().await.unwrap();
     input.send_keys(value).await.unwrap();
 }
 
 /// The /authorize URL a relying party sends the browser to (as Browser::authorize builds it).
-fn authorize_url(base: &str, client_id: &str, state: &str, pkce: &Pkce) -> String {
+pub(crate) fn authorize_url(base: &str, client_id: &str, state: &str, pkce: &Pkce) -> String {
     let q: Vec<(&str, &str)> = vec![
         ("client_id", client_id),
         ("redirect_uri", redirect_of(client_id)),

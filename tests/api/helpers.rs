@@ -227,6 +227,8 @@ pub struct TestAppBuilder {
     /// A given database and server secret (replicas of one deployment).
     shared: Option<(String, PathBuf)>,
     issuer: Option<String>,
+    /// Dotted keys set on the demo configuration (as the environment would).
+    demo_overrides: Vec<(&'static str, String)>,
 }
 
 impl TestApp {
@@ -240,6 +242,7 @@ impl TestApp {
             postgres: None,
             shared: None,
             issuer: None,
+            demo_overrides: Vec::new(),
         }
     }
 }
@@ -279,6 +282,14 @@ impl TestAppBuilder {
     /// `script_file`s resolve as shipped.
     pub fn demo(mut self) -> Self {
         self.demo = true;
+        self
+    }
+
+    /// The demo's mail through this SMTP relay instead of its outbox.
+    pub fn demo_smtp(mut self, url: &str) -> Self {
+        self.demo_overrides
+            .push(("email.transport", "smtp".to_owned()));
+        self.demo_overrides.push(("email.smtp_url", url.to_owned()));
         self
     }
 
@@ -355,11 +366,12 @@ impl TestAppBuilder {
         let (settings, config_path) = if self.demo {
             let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("portico.toml");
             let text = std::fs::read_to_string(&path).unwrap();
-            let overrides = [
+            let mut overrides = vec![
                 ("issuer", base.clone()),
                 ("listen", "127.0.0.1:0".to_owned()),
                 ("data_dir", data),
             ];
+            overrides.extend(self.demo_overrides.iter().map(|(k, v)| (*k, v.clone())));
             (config::parse(&text, &path, &overrides), path)
         } else {
             let extra = match self.postgres_lines(tmp.path()) {
@@ -524,6 +536,7 @@ pub fn redirect_of(client_id: &str) -> &'static str {
         "customers-admin" => "http://localhost:3001/callback",
         "staff-web" => "http://localhost:6000/callback",
         "backend-app" => "http://localhost:5000/cb",
+        "verified-web" => "http://localhost:7000/callback",
         other => panic!("no redirect for {other}"),
     }
 }

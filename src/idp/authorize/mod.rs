@@ -9,7 +9,8 @@ mod checks;
 
 use std::net::IpAddr;
 
-pub use super::auth_request::{error_location, AuthRequest};
+use super::account::verification;
+use super::auth_request::{error_location, AuthRequest};
 pub use checks::target_audience;
 
 use super::login::{self, Completion, LoginOutcome, SessionChange};
@@ -152,6 +153,12 @@ pub async fn authorize(idp: &Idp, p: &Params, browser: Browser<'_>, now: i64) ->
         },
         None => None,
     };
+    // A session of a user who must still confirm their address is no sign-on.
+    let waits = |u: &store::users::User| {
+        s.connection(&connection)
+            .is_some_and(|c| verification::must_wait(c, u))
+    };
+    let existing = existing.filter(|(_, u)| !waits(u));
     match existing {
         Some((sess, user)) if !auth.prompt.login && auth.accepts_auth_time(sess.auth_time, now) => {
             if let Some(Err(_)) = session_key.map(|k| idp.limits.sso.charge(k, now)) {
