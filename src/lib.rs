@@ -5,6 +5,7 @@
 //! state and startup. ARCHITECTURE.md has the map.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -21,7 +21,7 @@ use crate::store::{self, Store};
 use crate::tokens::{self, KeyRing, Keys};
 use crate::web::metrics::{self, Metrics};
 use crate::web::{cors, deadline, headers, oauth, static_files};
-use crate::{demo, login, oidc};
+use crate::{admin, demo, login, oidc};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -228,6 +228,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
         "/login/continue",
         web::post().to(login::verify_pages::continue_login),
     )
+    .route("/invitation", web::get().to(login::invitation_page::show))
+    .route(
+        "/invitation",
+        web::post().to(login::invitation_page::accept),
+    )
     .route("/verify-email", web::get().to(login::verify_pages::show))
     .route(
         "/verify-email",
@@ -317,7 +322,8 @@ fn run(
             .app_data(metrics.clone())
             .app_data(web::PayloadConfig::new(64 * 1024))
             .app_data(web::FormConfig::default().limit(64 * 1024))
-            .configure(routes);
+            .configure(routes)
+            .configure(admin::configure);
         if metrics_here {
             app = app.route("/metrics", web::get().to(metrics::endpoint));
         }

@@ -1,6 +1,8 @@
-//! The command line of interface.md: serve, check, keys, users, secret, rules test.
+//! The command line of interface.md: serve, check, keys, users, invite, secret, rules test,
+//! store copy.
 //! Every subcommand and flag carries a one-line help text.
 
+mod invite;
 mod keys;
 mod rules;
 mod store;
@@ -51,6 +53,11 @@ pub enum Command {
         #[command(subcommand)]
         action: users::UsersAction,
     },
+    /// Invitations that carry roles: create, list, revoke
+    Invite {
+        #[command(subcommand)]
+        action: invite::InviteAction,
+    },
     /// Print a new client secret and its client_secret_sha256
     Secret,
     /// Post-login rules: dry-run them
@@ -72,6 +79,7 @@ impl Cli {
             Command::Serve(c) | Command::Check(c) => c,
             Command::Keys { action } => action.config(),
             Command::Users { action } => action.config(),
+            Command::Invite { action } => action.config(),
             Command::Rules { action } => action.config(),
             Command::Store { action } => action.config(),
             Command::Secret => return None,
@@ -145,6 +153,7 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> Result<(), Failure> {
         }
         Command::Keys { action } => keys::run(action, out),
         Command::Users { action } => users::run(action, out),
+        Command::Invite { action } => invite::run(action, out),
         Command::Secret => {
             let secret = crypto::random_token();
             writeln!(out, "client_secret        = \"{secret}\"")?;

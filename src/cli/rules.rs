@@ -90,12 +90,16 @@ pub fn run(action: RulesAction, out: &mut dyn std::io::Write) -> Result<(), Fail
             id: c.client_id.to_string(),
             name: c.name.clone(),
         },
-        connection: EventConnection { name: conn },
+        connection: EventConnection {
+            name: conn,
+            kind: "database".into(),
+        },
         signup,
         request: EventRequest {
             ip: "127.0.0.1".into(),
             query: q,
         },
+        invitation: None,
     };
     report(s.rules.run(&event), out)
 }

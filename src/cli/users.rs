@@ -11,6 +11,7 @@ use crate::domain::{valid_role, AuditKind, Email, Password};
 use crate::idp::account::delivery;
 use crate::idp::account::jobs::{self, Job};
 use crate::idp::signup::{self, NewAccount, Origin};
+use crate::idp::users as users_core;
 use crate::idp::Refusal;
 use crate::startup::{open_idp, open_store_and_secrets};
 use crate::store::{self, audit, Store};
@@ -67,6 +68,28 @@ pub enum UsersAction {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Block a user: logins refused, sessions and refresh tokens ended at once
+    Block {
+        /// The connection the user belongs to
+        #[arg(long)]
+        connection: String,
+        /// The user's e-mail address
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Unblock a user
+    Unblock {
+        /// The connection the user belongs to
+        #[arg(long)]
+        connection: String,
+        /// The user's e-mail address
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Mail a password-reset link, branded for a client (support staff)
     SendReset {
         /// The connection the user belongs to
@@ -90,7 +113,9 @@ impl UsersAction {
             | Self::List { config, .. }
             | Self::Delete { config, .. }
             | Self::SetRoles { config, .. }
-            | Self::SendReset { config, .. } => config,
+            | Self::SendReset { config, .. }
+            | Self::Block { config, .. }
+            | Self::Unblock { config, .. } => config,
         }
     }
 }
@@ -200,6 +225,25 @@ pub fn run(action: UsersAction, out: &mut dyn std::io::Write) -> Result<(), Fail
             )?;
             writeln!(out, "{email}: roles = [{}]", roles.join(", "))?;
         }
+        UsersAction::Block {
+            connection,
+            email: e,
+            ..
+        } => {
+            set_blocked(&s, &connection, &email(&e)?, true, now)?;
+            writeln!(
+                out,
+                "blocked {e} in {connection}: its sessions and refresh tokens ended"
+            )?;
+        }
+        UsersAction::Unblock {
+            connection,
+            email: e,
+            ..
+        } => {
+            set_blocked(&s, &connection, &email(&e)?, false, now)?;
+            writeln!(out, "unblocked {e} in {connection}")?;
+        }
         UsersAction::SendReset {
             connection,
             email: e,
@@ -268,6 +312,32 @@ fn send_reset(
         0 => format!("sent a reset link to {email} (valid for {} minutes)", idp.settings.email.as_ref().map_or(30, |e| e.reset_ttl / 60)),
         _ => format!("queued a reset link for {email}; the mail relay did not take it yet, a running server retries"),
     })
+}
+
+/// Block or unblock through the core (the same path as the admin API).
+fn set_blocked(
+    s: &Settings,
+    connection: &str,
+    email: &Email,
+    blocked: bool,
+    now: i64,
+) -> Result<(), Failure> {
+    connection_of(s, connection)?;
+    let (conn, address) = (connection.to_owned(), email.as_str().to_owned());
+    let done = store_of(s)?.write_now(|db| {
+        let Some(u) = store::users::find_by_email(db, &conn, &address)? else {
+            return Ok(None);
+        };
+        let p = users_core::Patch {
+            blocked: Some(blocked),
+            ..Default::default()
+        };
+        users_core::patch(db, &u.id, &p, &users_core::Actor::CommandLine, now)
+    })?;
+    if done.is_none() {
+        return Err(Failure(format!("{email} does not exist in {connection}")));
+    }
+    Ok(())
 }
 
 /// Change one user in one transaction, with its audit entry.

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 
 use super::checker::{did_you_mean, known_keys, Checker};
-use super::{Api, Branding, Client, ClientType, Connection, GrantType, SecretDigest};
+use super::{Api, Branding, Client, ClientType, Connection, GrantType, SecretDigest, ADMIN_SCOPES};
 use crate::domain::{ClientId, ConnectionName, RedirectUri};
 
 #[derive(Deserialize, Default)]
@@ -39,6 +39,8 @@ pub(super) struct RawClient {
     client_secret_sha256: Option<String>,
     apis: Option<Vec<String>>,
     initiate_login_uri: Option<String>,
+    #[serde(default)]
+    admin_scopes: Vec<String>,
 }
 
 pub(super) fn parse(
@@ -135,6 +137,7 @@ fn validate_client(
         }
         ok
     });
+    let admin_scopes = admin_scopes(&mut e, rc.admin_scopes, client_type, &grant_types);
     Some(Client {
         client_id,
         name,
@@ -148,7 +151,33 @@ fn validate_client(
         secret,
         apis: client_apis,
         initiate_login_uri,
+        admin_scopes,
     })
+}
+
+/// A client of the admin API acts for itself only: confidential, client_credentials
+/// alone (a user's login must never carry admin scopes), scopes from the known set.
+fn admin_scopes(
+    e: &mut Entry<'_>,
+    scopes: Vec<String>,
+    client_type: ClientType,
+    grants: &[GrantType],
+) -> Vec<String> {
+    if scopes.is_empty() {
+        return scopes;
+    }
+    for s in &scopes {
+        if !ADMIN_SCOPES.contains(&s.as_str()) {
+            let hint = did_you_mean(s, ADMIN_SCOPES);
+            e.add(format!("admin_scopes: \"{s}\" is not an admin scope{hint}"));
+        }
+    }
+    if client_type != ClientType::Confidential || grants != [GrantType::ClientCredentials] {
+        e.add(
+            "admin_scopes need a confidential client whose only grant type is client_credentials",
+        );
+    }
+    scopes
 }
 
 fn grant_types(

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::checker::Checker;
-use super::{Connection, EmailVerification};
+use super::{Connection, EmailVerification, Signup};
 use crate::domain::ConnectionName;
 
 #[derive(Deserialize)]
@@ -11,7 +11,7 @@ use crate::domain::ConnectionName;
 pub(super) struct RawConnection {
     name: String,
     #[serde(default)]
-    signup: bool,
+    signup: Option<toml::Value>,
     password_min_length: Option<usize>,
     email_verification: Option<String>,
     password_reset: Option<bool>,
@@ -66,9 +66,23 @@ pub(super) fn parse(c: &mut Checker, root: &mut toml::Table, mail: bool) -> Vec<
                 "password_reset needs an [email] section to send the links",
             );
         }
+        let signup = match &rc.signup {
+            None | Some(toml::Value::Boolean(false)) => Signup::Off,
+            Some(toml::Value::Boolean(true)) => Signup::Open,
+            Some(toml::Value::String(v)) if v == "open" => Signup::Open,
+            Some(toml::Value::String(v)) if v == "invite" => Signup::Invite,
+            Some(toml::Value::String(v)) if v == "off" => Signup::Off,
+            Some(other) => {
+                c.add(
+                    &label,
+                    format!("signup {other} must be \"open\", \"invite\" or \"off\" (true/false also work)"),
+                );
+                Signup::Off
+            }
+        };
         connections.push(Connection {
             name,
-            signup: rc.signup,
+            signup,
             password_min_length: min,
             email_verification,
             password_reset: rc.password_reset.unwrap_or(true) && mail,

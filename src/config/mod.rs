@@ -141,11 +141,29 @@ pub enum LogFormat {
 #[derive(Debug, Clone)]
 pub struct Connection {
     pub name: ConnectionName,
-    pub signup: bool,
+    pub signup: Signup,
     pub password_min_length: usize,
     pub email_verification: EmailVerification,
     /// "Forgot password?" on the login page (only with `[email]`).
     pub password_reset: bool,
+}
+
+/// Who may create an account in a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signup {
+    /// Anyone, on the sign-up page (`signup = "open"` or `true`).
+    Open,
+    /// Only with an invitation for that address and connection.
+    Invite,
+    /// Nobody: operators create users (`"off"` or `false`, the default).
+    Off,
+}
+
+impl Connection {
+    /// The sign-up form is offered to anyone.
+    pub fn open_signup(&self) -> bool {
+        self.signup == Signup::Open
+    }
 }
 
 /// Whether a connection's users confirm their address by mail.
@@ -234,7 +252,20 @@ pub struct Client {
     /// Where a finished reset or an accepted invitation sends the user to start a login
     /// (OIDC Core 4, third-party initiated login).
     pub initiate_login_uri: Option<String>,
+    /// The admin API scopes this client may get (client_credentials only).
+    pub admin_scopes: Vec<String>,
 }
+
+/// The admin API's scopes (interface.md, Admin API).
+pub const ADMIN_SCOPES: &[&str] = &[
+    "admin:users:read",
+    "admin:users:write",
+    "admin:invitations",
+    "admin:audit:read",
+];
+
+/// The admin API's path; its audience is `{issuer}` followed by this.
+pub const ADMIN_PATH: &str = "/admin/v1";
 
 impl Client {
     pub fn allows(&self, g: GrantType) -> bool {
@@ -303,6 +334,10 @@ impl Settings {
     pub fn connection(&self, name: &ConnectionName) -> Option<&Connection> {
         self.connections.iter().find(|c| &c.name == name)
     }
+    /// The admin API's audience: `{issuer}/admin/v1`.
+    pub fn admin_audience(&self) -> String {
+        self.issuer.join(ADMIN_PATH)
+    }
     pub fn api(&self, audience: &str) -> Option<&Api> {
         self.apis.iter().find(|a| a.audience == audience)
     }
@@ -337,6 +372,25 @@ impl Settings {
                 || api.is_some_and(|a| a.scopes.iter().any(|x| x == s))
         })
     }
+}
+
+/// The admin API is an API of this issuer: its audience goes to the `apis` of the clients
+/// that list `admin_scopes` (and to nobody else's).
+fn admin_api(issuer: &Issuer, mut apis: Vec<Api>, clients: &mut [Client]) -> Vec<Api> {
+    let audience = issuer.join(ADMIN_PATH);
+    let mut any = false;
+    for c in clients.iter_mut().filter(|c| !c.admin_scopes.is_empty()) {
+        c.apis.push(audience.clone());
+        any = true;
+    }
+    if any {
+        apis.push(Api {
+            audience,
+            name: "Portico admin API".into(),
+            scopes: ADMIN_SCOPES.iter().map(|s| s.to_string()).collect(),
+        });
+    }
+    apis
 }
 
 /// The top-level keys (each section is checked by its own struct).
@@ -506,6 +560,7 @@ fn validate(c: &mut Checker, root: &mut toml::Table, config_dir: &Path) -> Optio
     ops.secrets.allow_generated = store.url.is_none();
     let warnings = warnings::collect(&issuer, &clients, &playground, &ops.metrics);
     playground::register(&playground, &issuer, &mut clients);
+    let apis = admin_api(&issuer, apis, &mut clients);
     Some(Settings {
         issuer,
         listen: listen?,

@@ -30,6 +30,15 @@ pub enum AuditKind {
     PasswordReset,
     /// A mail could not be delivered and was given up.
     MailFailed,
+    UserBlocked,
+    UserUnblocked,
+    /// Every session and refresh token of a user ended by an operator.
+    SessionsEnded,
+    InvitationCreated,
+    InvitationAccepted,
+    InvitationRevoked,
+    /// A blocked user's correct password (the login was refused).
+    BlockedLogin,
 }
 
 impl AuditKind {
@@ -55,6 +64,13 @@ impl AuditKind {
             Self::ResetRequested => "reset_requested",
             Self::PasswordReset => "password_reset",
             Self::MailFailed => "mail_failed",
+            Self::UserBlocked => "user_blocked",
+            Self::UserUnblocked => "user_unblocked",
+            Self::SessionsEnded => "sessions_ended",
+            Self::InvitationCreated => "invitation_created",
+            Self::InvitationAccepted => "invitation_accepted",
+            Self::InvitationRevoked => "invitation_revoked",
+            Self::BlockedLogin => "blocked_login",
         }
     }
 }

@@ -152,6 +152,8 @@ pub enum Refusal {
     AlreadyCompleted,
     /// A mailed link that is unknown, used, expired, or voided by a change.
     LinkInvalid,
+    /// The password was right, but the account is blocked.
+    Blocked,
     /// The store failed; the cause is logged.
     ServerError,
 }

@@ -54,7 +54,8 @@ pub async fn introspect(
         .current()
         .verify_access_token(token, s.issuer.as_str(), now)
     {
-        // A user's token is active only while the user exists, as at /userinfo (review L6).
+        // A user's token is active only while the user exists and is not blocked, as at
+        // /userinfo (review L6).
         let (jti, user) = (c.jti.clone(), c.user_id().map(str::to_owned));
         let live = idp
             .store
@@ -63,7 +64,7 @@ pub async fn introspect(
                     return Ok(false);
                 }
                 match user {
-                    Some(sub) => Ok(store::users::get(db, &sub)?.is_some()),
+                    Some(sub) => Ok(store::users::get(db, &sub)?.is_some_and(|u| !u.blocked)),
                     None => Ok(true),
                 }
             })

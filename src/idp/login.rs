@@ -12,7 +12,9 @@ use super::{ErrorCode, Idp, OAuthError};
 use crate::config::Client;
 use crate::crypto::{random_token, token_hash};
 use crate::domain::{AuditKind, ConnectionName};
-use crate::rules::{self, EventClient, EventConnection, EventRequest, EventUser, RuleEvent};
+use crate::rules::{
+    self, EventClient, EventConnection, EventInvitation, EventRequest, EventUser, RuleEvent,
+};
 use crate::store::{self, audit, users::User, StoreError};
 
 /// How the user was authenticated in this request.
@@ -34,6 +36,16 @@ pub struct Completion {
     /// The hash of the session this browser held in the connection: a new password login
     /// replaces it (review L3).
     pub replaces: Option<String>,
+    /// The invitation this login accepts (its session remembered it).
+    pub invitation: Option<AcceptedInvitation>,
+}
+
+/// An invitation accepted just before this login, carried by its SSO session.
+pub struct AcceptedInvitation {
+    pub id: String,
+    pub roles: Vec<String>,
+    /// The session that carried it: the login clears it there.
+    pub session_hash: String,
 }
 
 /// A session the browser must now hold (the edge sets its cookie).
@@ -71,12 +83,17 @@ fn rule_event(auth: &AuthRequest, client: &Client, user: &User, how: &Completion
         },
         connection: EventConnection {
             name: user.connection.clone(),
+            kind: "database".into(),
         },
         signup: how.signup,
         request: EventRequest {
             ip: how.ip.map(|i| i.to_string()).unwrap_or_default(),
             query: auth.rule_query(),
         },
+        invitation: how.invitation.as_ref().map(|i| EventInvitation {
+            id: i.id.clone(),
+            roles: i.roles.clone(),
+        }),
     }
 }
 
@@ -187,6 +204,9 @@ impl Commit {
             store::throttle::clear(db, &user.connection, &user.email)?;
         }
         store::codes::insert(db, &self.code_hash, &self.grant, now)?;
+        if let Some(inv) = &how.invitation {
+            store::sessions::clear_invitation(db, &inv.session_hash)?;
+        }
         if let Some(h) = &self.session_hash {
             let expires = now + self.session_ttl;
             store::sessions::create(

@@ -4,6 +4,7 @@
 //! layer imports no HTTP framework; .ci/run greps for it.
 
 pub mod account;
+pub mod admin;
 pub mod auth_request;
 pub mod authorize;
 pub mod client_auth;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod grants;
 pub mod hasher;
 pub mod introspection;
+pub mod invitations;
 pub mod login;
 pub mod logout;
 pub mod params;
@@ -21,6 +23,7 @@ pub mod signup;
 pub mod throttle;
 pub mod transaction;
 pub mod userinfo;
+pub mod users;
 
 use std::sync::Arc;
 

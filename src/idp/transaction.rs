@@ -60,7 +60,7 @@ pub async fn park(
             .connection
             .as_ref()
             .and_then(|c| s.connection(c))
-            .is_some_and(|c| c.signup);
+            .is_some_and(|c| c.open_signup());
     let parked = Parked {
         auth,
         csrf: random_token(),

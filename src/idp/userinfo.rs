@@ -60,10 +60,10 @@ pub async fn userinfo(idp: &Idp, token: &str, now: i64) -> Result<UserInfo, OAut
             "the token was revoked",
         ));
     }
-    let Some(user) = user else {
+    let Some(user) = user.filter(|u| !u.blocked) else {
         return Err(bearer_error(
             ErrorCode::InvalidToken,
-            "the token's subject no longer exists",
+            "the token's subject no longer exists or is blocked",
         ));
     };
     let email = claims.has_scope("email");

@@ -96,7 +96,7 @@ impl Form<'_> {
                 csrf: &self.loaded.parked.csrf,
                 email: self.email,
                 error,
-                signup_allowed: self.connection.signup,
+                signup_allowed: self.connection.open_signup(),
                 reset_allowed: self.connection.password_reset,
             }
             .render(),

@@ -5,6 +5,7 @@
 //! cookies set and pages rendered.
 
 mod form;
+pub mod invitation_page;
 pub mod login_page;
 mod notice;
 pub mod reset_pages;

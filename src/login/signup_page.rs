@@ -27,7 +27,7 @@ pub async fn submit(
         Ok(s) => s,
         Err(page) => return page,
     };
-    if !sub.connection.signup {
+    if !sub.connection.open_signup() {
         let e = PageError::from(Refusal::SignupClosed).branded(Some(&sub.client.client_id));
         return e.render(&state.idp.settings);
     }

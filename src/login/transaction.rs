@@ -59,7 +59,7 @@ pub async fn page(state: &AppState, tx: Option<&str>, signup: bool) -> HttpRespo
         email: &hint,
     };
     // interface.md: sign-up off means the login form.
-    if signup && connection.signup {
+    if signup && connection.open_signup() {
         form.signup(StatusCode::OK, None)
     } else {
         form.login(StatusCode::OK, None)
@@ -170,10 +170,41 @@ pub async fn finish(
     signup: bool,
     rehash: Option<String>,
 ) -> HttpResponse {
+    if user.blocked {
+        return blocked(state, sub, &user).await;
+    }
     if verification::must_wait(sub.connection, &user) {
         return hold(state, sub, &user, signup).await;
     }
     complete(req, state, sub, user, signup, rehash).await
+}
+
+/// The right password for a blocked account: the "blocked" page, and the audit trail.
+async fn blocked(state: &web::Data<AppState>, sub: &Submitted<'_>, user: &User) -> HttpResponse {
+    let (uid, conn, cid) = (
+        user.id.clone(),
+        user.connection.clone(),
+        sub.client.client_id.to_string(),
+    );
+    let ip = sub.ip.map(|i| i.to_string());
+    let now = state.now();
+    let _ = state
+        .idp
+        .store
+        .write(move |db| {
+            let ev = crate::store::audit::Event {
+                connection: Some(&conn),
+                user_id: Some(&uid),
+                client_id: Some(&cid),
+                ip: ip.as_deref(),
+                ..crate::store::audit::Event::new(crate::domain::AuditKind::BlockedLogin)
+            };
+            crate::store::audit::record(db, &ev, now)
+        })
+        .await;
+    PageError::from(Refusal::Blocked)
+        .branded(Some(&sub.client.client_id))
+        .render(&state.idp.settings)
 }
 
 /// Park the login until the address is confirmed, mail the link (a sign-up queued its
@@ -228,6 +259,7 @@ async fn complete(
         rehash,
         tx_id: Some(sub.loaded.id.clone()),
         replaces,
+        invitation: None,
     };
     let now = state.now();
     let outcome = login::complete(

@@ -13,6 +13,7 @@ use crate::domain::Issuer;
 pub enum MailKind {
     Verify,
     Reset,
+    Invitation,
 }
 
 /// A client's brand as a mail shows it: absolute logo URL, colour, title.
@@ -71,6 +72,22 @@ struct ResetText<'a> {
     minutes: i64,
 }
 
+#[derive(Template)]
+#[template(path = "mail/invitation.html")]
+struct InvitationHtml<'a> {
+    brand: &'a MailBrand,
+    link: &'a str,
+    days: i64,
+}
+
+#[derive(Template)]
+#[template(path = "mail/invitation.txt")]
+struct InvitationText<'a> {
+    brand: &'a MailBrand,
+    link: &'a str,
+    days: i64,
+}
+
 /// A mail's subject and bodies.
 pub struct Rendered {
     pub subject: String,
@@ -92,6 +109,14 @@ impl Rendered {
                     subject: format!("Confirm your email address for {}", brand.title),
                     text: VerifyText { brand, link, hours }.render()?,
                     html: VerifyHtml { brand, link, hours }.render()?,
+                }
+            }
+            MailKind::Invitation => {
+                let days = (ttl_secs / 86_400).max(1);
+                Self {
+                    subject: format!("You are invited to {}", brand.title),
+                    text: InvitationText { brand, link, days }.render()?,
+                    html: InvitationHtml { brand, link, days }.render()?,
                 }
             }
             MailKind::Reset => {

@@ -12,6 +12,14 @@ pub struct RuleEvent {
     pub connection: EventConnection,
     pub signup: bool,
     pub request: EventRequest,
+    /// `{ id, roles }` on the login that accepts an invitation, else `()`.
+    pub invitation: Option<EventInvitation>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventInvitation {
+    pub id: String,
+    pub roles: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -34,6 +42,8 @@ pub struct EventClient {
 #[derive(Debug, Clone, Serialize)]
 pub struct EventConnection {
     pub name: String,
+    /// `"database"`, or `"oidc"` for an upstream provider.
+    pub kind: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

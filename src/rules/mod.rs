@@ -15,7 +15,9 @@ use api::Effects;
 pub use api::RuleApi;
 use engine::{engine, DEADLINE};
 pub use engine::{escape_controls, RULE_TIME_LIMIT};
-pub use event::{EventClient, EventConnection, EventRequest, EventUser, RuleEvent};
+pub use event::{
+    EventClient, EventConnection, EventInvitation, EventRequest, EventUser, RuleEvent,
+};
 
 /// Claims a rule may not set: the registered ones the server owns (interface.md, Rules),
 /// plus those whose forgery would let a rule impersonate another identity or client.
@@ -240,12 +242,14 @@ mod tests {
             },
             connection: EventConnection {
                 name: "partners-db".into(),
+                kind: "database".into(),
             },
             signup,
             request: EventRequest {
                 ip: "127.0.0.1".into(),
                 query: [("signup_source".to_owned(), "newsletter".to_owned())].into(),
             },
+            invitation: None,
         }
     }
 

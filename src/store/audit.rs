@@ -65,3 +65,53 @@ pub fn kinds_since(
         |r| Ok((r.text(0)?, r.opt_text(1)?)),
     )
 }
+
+/// A stored event, as the admin API lists it.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub at: i64,
+    pub kind: String,
+    pub connection: Option<String>,
+    pub user_id: Option<String>,
+    pub client_id: Option<String>,
+    pub ip: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// What to list: by user, kind, from a time; newest first, before the cursor id.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub user_id: Option<String>,
+    pub kind: Option<String>,
+    pub since: Option<i64>,
+    pub before_id: Option<i64>,
+}
+
+pub fn page(db: &mut Db<'_>, f: &Filter, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
+    // Absent filters are no-ops written so every statement has the same parameters.
+    db.query_all(
+        "SELECT id, at, kind, connection, user_id, client_id, ip, detail FROM audit_events \
+         WHERE id < $1 AND at >= $2 AND ($3 = '' OR user_id = $3) AND ($4 = '' OR kind = $4) \
+         ORDER BY id DESC LIMIT $5",
+        args![
+            f.before_id.unwrap_or(i64::MAX),
+            f.since.unwrap_or(i64::MIN),
+            f.user_id.as_deref().unwrap_or(""),
+            f.kind.as_deref().unwrap_or(""),
+            limit
+        ],
+        |r| {
+            Ok(StoredEvent {
+                id: r.int(0)?,
+                at: r.int(1)?,
+                kind: r.text(2)?,
+                connection: r.opt_text(3)?,
+                user_id: r.opt_text(4)?,
+                client_id: r.opt_text(5)?,
+                ip: r.opt_text(6)?,
+                detail: r.opt_text(7)?,
+            })
+        },
+    )
+}

@@ -84,8 +84,10 @@ pub fn finish(db: &mut Db<'_>, id: i64, outcome: &Outcome, now: i64) -> Result<(
              WHERE id = $1",
             args![id, *at, error.as_str()],
         )?,
+        // A sent job keeps no payload (an invitation's holds its sealed link).
         Outcome::Sent => db.execute(
-            "UPDATE mail_jobs SET state = 'sent', attempts = attempts + 1, done_at = $2 WHERE id = $1",
+            "UPDATE mail_jobs SET state = 'sent', attempts = attempts + 1, done_at = $2, payload = '' \
+             WHERE id = $1",
             args![id, now],
         )?,
         Outcome::Dropped(why) | Outcome::Failed(why) => {

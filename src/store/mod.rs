@@ -14,6 +14,7 @@ pub mod codes;
 pub mod copy;
 pub mod db;
 pub mod email_tokens;
+pub mod invitations;
 pub mod keys;
 pub mod mail_jobs;
 mod postgres;
@@ -48,6 +49,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("blocking task failed: {0}")]
     Join(String),
+    /// A precondition failed inside a transaction: everything it wrote is rolled back.
+    #[error("abandoned: {0}")]
+    Aborted(&'static str),
 }
 
 impl StoreError {

@@ -28,6 +28,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../migrations/postgres/0003_live_refresh_index.sql"),
     ),
+    (
+        4,
+        include_str!("../../migrations/postgres/0004_invitations_and_blocks.sql"),
+    ),
 ];
 
 impl ToSql for Value<'_> {

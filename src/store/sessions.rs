@@ -8,6 +8,9 @@ pub struct Session {
     pub user_id: String,
     pub connection: String,
     pub auth_time: i64,
+    /// The invitation this session accepted, until the next login through it, and
+    /// whether accepting it created the user.
+    pub invitation: Option<(String, bool)>,
 }
 
 /// Live sessions kept per user; a new one evicts the oldest beyond (review M4).
@@ -48,14 +51,16 @@ pub fn get(
     now: i64,
 ) -> Result<Option<Session>, StoreError> {
     db.query_opt(
-        "SELECT user_id, connection, auth_time FROM sessions \
+        "SELECT user_id, connection, auth_time, invitation_id, invitation_signup FROM sessions \
          WHERE id_hash = $1 AND connection = $2 AND expires_at > $3",
         args![id_hash, connection, now],
         |r| {
+            let signup = r.flag(4)?;
             Ok(Session {
                 user_id: r.text(0)?,
                 connection: r.text(1)?,
                 auth_time: r.int(2)?,
+                invitation: r.opt_text(3)?.map(|i| (i, signup)),
             })
         },
     )
@@ -78,4 +83,27 @@ pub fn user_of(db: &mut Db<'_>, id_hash: &str) -> Result<Option<String>, StoreEr
 /// End every session of the user (a password reset, a block, the admin API).
 pub fn delete_for_user(db: &mut Db<'_>, user_id: &str) -> Result<usize, StoreError> {
     db.execute("DELETE FROM sessions WHERE user_id = $1", args![user_id])
+}
+
+/// Remember on the session the invitation it accepted (its next login carries it).
+pub fn set_invitation(
+    db: &mut Db<'_>,
+    id_hash: &str,
+    invitation_id: &str,
+    signup: bool,
+) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE sessions SET invitation_id = $2, invitation_signup = $3 WHERE id_hash = $1",
+        args![id_hash, invitation_id, signup],
+    )?;
+    Ok(())
+}
+
+/// The login that carried the invitation is done.
+pub fn clear_invitation(db: &mut Db<'_>, id_hash: &str) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE sessions SET invitation_id = NULL, invitation_signup = 0 WHERE id_hash = $1",
+        args![id_hash],
+    )?;
+    Ok(())
 }

@@ -17,6 +17,9 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../../migrations/0002_security_review.sql")),
         M::up(include_str!("../../migrations/0003_account_email.sql")),
         M::up(include_str!("../../migrations/0004_live_refresh_index.sql")),
+        M::up(include_str!(
+            "../../migrations/0005_invitations_and_blocks.sql"
+        )),
     ])
 }
 

@@ -14,6 +14,9 @@ pub struct User {
     pub roles: Vec<String>,
     pub logins_count: i64,
     pub created_at: i64,
+    pub last_login_at: Option<i64>,
+    /// Logins refused after the password check; sessions and refresh tokens ended.
+    pub blocked: bool,
 }
 
 impl std::fmt::Debug for User {
@@ -27,8 +30,8 @@ impl std::fmt::Debug for User {
     }
 }
 
-const COLUMNS: &str =
-    "id, connection, email, email_verified, password_hash, roles, logins_count, created_at";
+const COLUMNS: &str = "id, connection, email, email_verified, password_hash, roles, logins_count, \
+     created_at, last_login_at, blocked";
 
 fn from_row(r: &Row<'_, '_>) -> Result<User, StoreError> {
     Ok(User {
@@ -40,6 +43,8 @@ fn from_row(r: &Row<'_, '_>) -> Result<User, StoreError> {
         roles: serde_json::from_str(&r.text(5)?).unwrap_or_default(),
         logins_count: r.int(6)?,
         created_at: r.int(7)?,
+        last_login_at: r.opt_int(8)?,
+        blocked: r.flag(9)?,
     })
 }
 
@@ -90,6 +95,8 @@ pub fn create(
         roles: roles.to_vec(),
         logins_count: 0,
         created_at: now,
+        last_login_at: None,
+        blocked: false,
     }))
 }
 
@@ -206,4 +213,33 @@ pub fn set_email_verified(db: &mut Db<'_>, id: &str, now: i64) -> Result<(), Sto
         args![id, now],
     )?;
     Ok(())
+}
+
+/// Block or unblock; false when there is no such user.
+pub fn set_blocked(db: &mut Db<'_>, id: &str, blocked: bool, now: i64) -> Result<bool, StoreError> {
+    Ok(db.execute(
+        "UPDATE users SET blocked = $2, updated_at = $3 WHERE id = $1",
+        args![id, blocked, now],
+    )? == 1)
+}
+
+/// A page of users in creation order after the cursor `(created_at, id)`, optionally of
+/// one connection and one address.
+pub fn page(
+    db: &mut Db<'_>,
+    connection: Option<&str>,
+    email: Option<&str>,
+    after: Option<(i64, &str)>,
+    limit: i64,
+) -> Result<Vec<User>, StoreError> {
+    let (at, id) = after.unwrap_or((i64::MIN, ""));
+    db.query_all(
+        &format!(
+            "SELECT {COLUMNS} FROM users WHERE (created_at > $1 OR (created_at = $1 AND id > $2)) \
+             AND ($3 = '' OR connection = $3) AND ($4 = '' OR email = $4) \
+             ORDER BY created_at, id LIMIT $5"
+        ),
+        args![at, id, connection.unwrap_or(""), email.unwrap_or(""), limit],
+        from_row,
+    )
 }

@@ -21,6 +21,8 @@ pub const EXPIRED: &str =
     "This sign-in link has expired. Go back to the application and try again.";
 const TOO_MANY_SIGNUPS: &str = "Too many accounts were created from your network. Try again later.";
 const NOT_CREATED: &str = "We could not create an account with these details. If you already have an account, log in instead.";
+pub const BLOCKED: &str =
+    "This account is blocked. Contact the application's support if you think this is a mistake.";
 pub const LINK_INVALID: &str = "This link has expired or was already used. Ask for a new one.";
 const ALREADY_COMPLETED: &str =
     "This sign-in was already completed. Go back to the application and start again.";
@@ -117,6 +119,7 @@ impl PageError {
 
     fn heading(&self) -> &'static str {
         match self.status.as_u16() {
+            403 if self.message == BLOCKED => "This account is blocked",
             429 => "Too many attempts",
             503 => "Please try again",
             500.. => "Something went wrong",
@@ -150,6 +153,7 @@ impl From<Refusal> for PageError {
             Refusal::SignupClosed => (403, "Sign-up is closed for this application.".into(), None),
             Refusal::AlreadyCompleted => (400, ALREADY_COMPLETED.into(), None),
             Refusal::LinkInvalid => (400, LINK_INVALID.into(), None),
+            Refusal::Blocked => (403, BLOCKED.into(), None),
             Refusal::ServerError => (500, OOPS.into(), None),
         };
         Self {

@@ -537,6 +537,7 @@ pub fn redirect_of(client_id: &str) -> &'static str {
         "staff-web" => "http://localhost:6000/callback",
         "backend-app" => "http://localhost:5000/cb",
         "verified-web" => "http://localhost:7000/callback",
+        "invite-web" => "http://localhost:8000/callback",
         other => panic!("no redirect for {other}"),
     }
 }
@@ -843,4 +844,19 @@ pub fn b64_json(v: &Value) -> String {
 
 pub async fn jwks(b: &Browser) -> Value {
     b.get("/.well-known/jwks.json").await.json().await.unwrap()
+}
+
+/// Run the `portico` binary with `--config`: (success, stdout, stderr).
+pub fn portico(args: &[&str], config: &std::path::Path) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portico"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

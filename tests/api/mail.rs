@@ -338,14 +338,32 @@ async fn forgot_password_answers_alike_for_known_and_unknown_addresses() {
     let app = mail_app(&smtp).await;
     app.create_user("customers-db", "known@example.com", PASSWORD, &[])
         .await;
+    let blocked = app
+        .create_user("customers-db", "blocked@example.com", PASSWORD, &[])
+        .await;
+    let p = portico::idp::users::Patch {
+        blocked: Some(true),
+        ..Default::default()
+    };
+    portico::idp::users::apply(
+        &app.state.idp,
+        &blocked,
+        p,
+        portico::idp::users::Actor::CommandLine,
+        0,
+    )
+    .await
+    .unwrap();
     let mut bodies = Vec::new();
-    let mut times: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
+    let mut times: [Vec<Duration>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    let emails = [
+        "known@example.com",
+        "unknown@example.com",
+        "blocked@example.com",
+    ];
     // Interleaved, each from its own address (the per-address budget is 20 an hour).
     for i in 0..30 {
-        for (k, email) in ["known@example.com", "unknown@example.com"]
-            .iter()
-            .enumerate()
-        {
+        for (k, email) in emails.iter().enumerate() {
             let b = app.browser_at(&format!("10.9.{k}.{i}"));
             let page = b
                 .get("/forgot-password?client_id=customers-web")
@@ -371,32 +389,39 @@ async fn forgot_password_answers_alike_for_known_and_unknown_addresses() {
             bodies.push((k, body.replace(email, "EMAIL")));
         }
     }
-    let known: Vec<&String> = bodies
-        .iter()
-        .filter(|(k, _)| *k == 0)
-        .map(|(_, b)| b)
-        .collect();
-    let unknown: Vec<&String> = bodies
-        .iter()
-        .filter(|(k, _)| *k == 1)
-        .map(|(_, b)| b)
-        .collect();
-    assert_eq!(known[0], unknown[0], "the same page, byte for byte");
+    let first = |want: usize| {
+        bodies
+            .iter()
+            .find(|(k, _)| *k == want)
+            .map(|(_, b)| b)
+            .unwrap()
+    };
+    assert_eq!(
+        first(0),
+        first(1),
+        "known and unknown: the same page, byte for byte"
+    );
+    assert_eq!(
+        first(0),
+        first(2),
+        "known and blocked: the same page, byte for byte"
+    );
     let median = |v: &mut Vec<Duration>| {
         v.sort();
         v[v.len() / 2]
     };
-    let (mk, mu) = (median(&mut times[0]), median(&mut times[1]));
-    // A generous bound: the request does the same work (one queued job) either way.
-    let (hi, lo) = (mk.max(mu), mk.min(mu));
+    let medians: Vec<Duration> = times.iter_mut().map(median).collect();
+    // A generous bound: the request does the same work (one queued job) every time.
+    let (hi, lo) = (medians.iter().max().unwrap(), medians.iter().min().unwrap());
     assert!(
-        hi <= lo * 3 + Duration::from_millis(20),
-        "medians differ: known {mk:?}, unknown {mu:?}"
+        *hi <= *lo * 3 + Duration::from_millis(20),
+        "medians differ (known, unknown, blocked): {medians:?}"
     );
     // Only the known address got mail (at most 5 an hour per account).
     smtp.wait_for("known@example.com").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(smtp.to("unknown@example.com").is_empty());
+    assert!(smtp.to("blocked@example.com").is_empty());
     assert!(smtp.to("known@example.com").len() <= 5);
 }
 

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod abuse;
+mod admin;
 mod authorize;
 mod browser;
 mod config;
@@ -12,6 +13,7 @@ mod discovery;
 mod durability;
 mod edge;
 mod housekeeping;
+mod invitations;
 mod login;
 mod logout;
 mod mail;

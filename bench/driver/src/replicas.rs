@@ -4,6 +4,33 @@
 
 use super::*;
 
+/// CPU seconds (user + system) used so far by these processes and by every `postgres`
+/// process: where the cores went during a phase.
+fn cpu_secs(pids: &[u32]) -> (Vec<f64>, f64) {
+    let ticks = |pid: &str| -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Fields after the command name (which may hold spaces): utime is 14th, stime 15th.
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let n = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        (n(11) + n(12)) / 100.0
+    };
+    let ours = pids.iter().map(|p| ticks(&p.to_string())).collect();
+    let mut pg = 0.0;
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.bytes().all(|b| b.is_ascii_digit()) {
+                let comm = std::fs::read_to_string(format!("/proc/{name}/comm")).unwrap_or_default();
+                if comm.trim() == "postgres" {
+                    pg += ticks(&name);
+                }
+            }
+        }
+    }
+    (ours, pg)
+}
+
 /// The value of an earlier figure of this run.
 fn figure(figures: &[Figure], name: &str) -> Option<f64> {
     figures
@@ -135,13 +162,31 @@ pub(crate) async fn postgres_phase(
     let mut b = two.start("postgres-b", config, &data).await?;
     let both = [a.base.clone(), b.base.clone()];
     let _ = logins_for(&both, LOGIN_CONCURRENCY, 1.0).await;
+    let pids = [a.pid(), b.pid(), std::process::id()];
+    let (before, pg_before) = cpu_secs(&pids);
     let login2 = logins_for(&both, LOGIN_CONCURRENCY, secs as f64).await;
-    figures.push(ratio_figure(
+    let (after, pg_after) = cpu_secs(&pids);
+    let share = |i: usize| 100.0 * (after[i] - before[i]) / login2.secs.max(1e-9);
+    let pg_share = 100.0 * (pg_after - pg_before) / login2.secs.max(1e-9);
+    let mut f = ratio_figure(
         "PG 2 replicas: password login",
         &login2,
         Some((login1_rate, "1 replica")).filter(|(v, _)| *v > 0.0),
         1.5,
-    ));
+    );
+    f.note = format!(
+        "{}; CPU of the 2 cores: replica A {:.0}%, replica B {:.0}%, postgres {:.0}%, driver {:.0}%",
+        f.note,
+        share(0),
+        share(1),
+        pg_share,
+        share(2)
+    );
+    info.insert(
+        "postgres_2_replica_login_cpu_pct".into(),
+        json!({"replica_a": round2(share(0)), "replica_b": round2(share(1)), "postgres": round2(pg_share), "driver": round2(share(2))}),
+    );
+    figures.push(f);
     let (_, codes) = mint_codes(&http, &a.base, n_codes, concurrency).await?;
     let (_, issued) = exchange_codes(&http, &b.base, codes, concurrency).await;
     let tokens: Vec<String> = issued.into_iter().map(|(r, _)| r).collect();

@@ -15,7 +15,7 @@ use crate::mail::{compose, MailBrand, MailKind, Rendered, SendError};
 use crate::secrets::Secrets;
 use crate::store::email_tokens::{self, Purpose};
 use crate::store::mail_jobs::{self, Outcome};
-use crate::store::{audit, users, Db, StoreError};
+use crate::store::{audit, invitations, users, Db, StoreError};
 
 /// How long a claimed job is left to its sender before another may try.
 const LEASE_SECS: i64 = 300;
@@ -33,7 +33,7 @@ pub fn backoff(attempts: i64) -> i64 {
 
 /// What a job became: a message (and the stored hash of its link's token), or nothing.
 enum Prepared {
-    Mail(Box<Message>, String),
+    Mail(Box<Message>, Option<String>),
     Drop(String),
 }
 
@@ -55,9 +55,11 @@ pub async fn run_once(idp: &Idp, now: i64) -> Result<usize, StoreError> {
                 Err(e) => {
                     // The link never left: forget it, so retries do not count against
                     // the account's hourly limit.
-                    idp.store
-                        .write(move |db| email_tokens::delete(db, &token_hash))
-                        .await?;
+                    if let Some(h) = token_hash {
+                        idp.store
+                            .write(move |db| email_tokens::delete(db, &h))
+                            .await?;
+                    }
                     failed(&job, e, now)
                 }
             },
@@ -100,9 +102,16 @@ async fn record(
         _ => {}
     }
     let (id, kind) = (job.id, job.kind.clone());
+    let invitation = match serde_json::from_str(&job.payload) {
+        Ok(Job::Invitation { invitation_id, .. }) => Some(invitation_id),
+        _ => None,
+    };
     idp.store
         .write(move |db| {
             mail_jobs::finish(db, id, &outcome, now)?;
+            if let (Outcome::Sent, Some(inv)) = (&outcome, &invitation) {
+                invitations::set_mailed(db, inv, now)?;
+            }
             if let Outcome::Failed(why) = &outcome {
                 let detail = format!("{kind} mail (job {id}): {why}");
                 let ev = audit::Event {
@@ -129,6 +138,10 @@ async fn prepare(
     };
     let client_id = match &parsed {
         Job::Verify { client_id, .. } | Job::Reset { client_id, .. } => client_id.clone(),
+        Job::Invitation {
+            invitation_id,
+            sealed_token,
+        } => return invitation_mail(idp, email, invitation_id, sealed_token, now).await,
     };
     let Some(client) = idp.settings.client(&client_id).cloned() else {
         return Ok(Prepared::Drop(format!(
@@ -159,9 +172,57 @@ fn message(client: &Client, issuer: &Issuer, email: &EmailSettings, link: NewLin
     };
     let from = client.branding.email_from.as_ref().unwrap_or(&email.from);
     match compose(from, &link.to, &rendered) {
-        Ok(m) => Prepared::Mail(Box::new(m), link.token_hash),
+        Ok(m) => Prepared::Mail(Box::new(m), Some(link.token_hash)),
         Err(why) => Prepared::Drop(why),
     }
+}
+
+/// An invitation's mail: its sealed token opened, in the inviting client's brand.
+async fn invitation_mail(
+    idp: &Idp,
+    email: &EmailSettings,
+    id: &str,
+    sealed: &str,
+    now: i64,
+) -> Result<Prepared, StoreError> {
+    let key = id.to_owned();
+    let Some(inv) = idp.store.read(move |db| invitations::get(db, &key)).await? else {
+        return Ok(Prepared::Drop("the invitation no longer exists".into()));
+    };
+    if !inv.is_open(now) {
+        return Ok(Prepared::Drop(format!(
+            "the invitation is {}",
+            inv.state(now)
+        )));
+    }
+    let Some(client) = idp.settings.client(&inv.client_id) else {
+        return Ok(Prepared::Drop(format!(
+            "client {} is no longer configured",
+            inv.client_id
+        )));
+    };
+    let token = match idp.secrets.open(sealed, id.as_bytes()) {
+        Ok(t) => String::from_utf8_lossy(&t).into_owned(),
+        Err(e) => {
+            return Ok(Prepared::Drop(format!(
+                "cannot open the invitation's token: {e}"
+            )))
+        }
+    };
+    let url = idp
+        .settings
+        .issuer
+        .join(&format!("/invitation?token={token}"));
+    let brand = MailBrand::of(client, &idp.settings.issuer);
+    let rendered = match Rendered::new(MailKind::Invitation, &brand, &url, inv.expires_at - now) {
+        Ok(r) => r,
+        Err(e) => return Ok(Prepared::Drop(format!("template failed: {e}"))),
+    };
+    let from = client.branding.email_from.as_ref().unwrap_or(&email.from);
+    Ok(match compose(from, &inv.email, &rendered) {
+        Ok(m) => Prepared::Mail(Box::new(m), None),
+        Err(why) => Prepared::Drop(why),
+    })
 }
 
 /// A link made for a mail: where it goes and what it is.
@@ -198,6 +259,7 @@ fn link_for(
             }
             (Purpose::Verify, u, client_id, tx, email.verification_ttl)
         }
+        Job::Invitation { .. } => return Ok(Err("not a link job".into())),
         Job::Reset {
             connection,
             email: address,
@@ -207,6 +269,9 @@ fn link_for(
             let Some(u) = users::find_by_email(db, connection, address)? else {
                 return Ok(Err("no account with this address".into()));
             };
+            if u.blocked {
+                return Ok(Err("the account is blocked".into()));
+            }
             (Purpose::Reset, u, client_id, tx, email.reset_ttl)
         }
     };

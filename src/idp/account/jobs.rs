@@ -1,5 +1,6 @@
-//! What a request asks the sender to mail. A job names the mail, never a link: the
-//! sender makes the token when it renders, so the queue holds nothing usable.
+//! What a request asks the sender to mail. A verification or reset job names the mail,
+//! never a link: the sender makes the token when it renders. An invitation's link exists
+//! before its mail (the operator gets it too), so its job holds it sealed.
 
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +23,12 @@ pub enum Job {
         client_id: String,
         tx: Option<String>,
     },
+    /// An invitation's link. Its token is sealed under the server secret (bound to the
+    /// invitation id); the payload is emptied once the mail is sent.
+    Invitation {
+        invitation_id: String,
+        sealed_token: String,
+    },
 }
 
 impl Job {
@@ -29,6 +36,7 @@ impl Job {
         match self {
             Self::Verify { .. } => "verify",
             Self::Reset { .. } => "reset",
+            Self::Invitation { .. } => "invitation",
         }
     }
 }

@@ -13,7 +13,7 @@ use super::account::verification;
 use super::auth_request::{error_location, AuthRequest};
 pub use checks::target_audience;
 
-use super::login::{self, Completion, LoginOutcome, SessionChange};
+use super::login::{self, AcceptedInvitation, Completion, LoginOutcome, SessionChange};
 use super::params::Params;
 use super::{transaction, ErrorCode, Idp, OAuthError, Refusal};
 use crate::config::Settings;
@@ -85,6 +85,18 @@ fn session_key(hash: &str) -> [u8; 16] {
     key
 }
 
+/// The roles an invitation gave (empty if it is gone).
+async fn invitation_roles(idp: &Idp, id: &str) -> Vec<String> {
+    let id = id.to_owned();
+    idp.store
+        .read(move |db| store::invitations::get(db, &id))
+        .await
+        .ok()
+        .flatten()
+        .map(|i| i.roles)
+        .unwrap_or_default()
+}
+
 /// The live session with this hash in `connection`, and its user.
 async fn session_user(
     idp: &Idp,
@@ -146,6 +158,7 @@ pub async fn authorize(idp: &Idp, p: &Params, browser: Browser<'_>, now: i64) ->
     };
     // Single sign-on: a live session of this client's connection, fresh enough.
     let session_key = browser.session.as_deref().map(session_key);
+    let session_hash = browser.session.clone();
     let existing = match browser.session {
         Some(hash) => match session_user(idp, hash, connection.to_string(), now).await {
             Ok(v) => v,
@@ -158,7 +171,8 @@ pub async fn authorize(idp: &Idp, p: &Params, browser: Browser<'_>, now: i64) ->
         s.connection(&connection)
             .is_some_and(|c| verification::must_wait(c, u))
     };
-    let existing = existing.filter(|(_, u)| !waits(u));
+    // Nor is a session of a blocked user (the block ended them; this is belt and braces).
+    let existing = existing.filter(|(_, u)| !waits(u) && !u.blocked);
     match existing {
         Some((sess, user)) if !auth.prompt.login && auth.accepts_auth_time(sess.auth_time, now) => {
             if let Some(Err(_)) = session_key.map(|k| idp.limits.sso.charge(k, now)) {
@@ -169,13 +183,29 @@ pub async fn authorize(idp: &Idp, p: &Params, browser: Browser<'_>, now: i64) ->
                 let to = error_location(s, &auth.redirect_uri, auth.state.as_deref(), &e);
                 return AuthorizeOutcome::Redirect(to);
             }
+            // The first login after accepting an invitation carries it (event.invitation).
+            let invitation = match (&sess.invitation, session_hash) {
+                (Some((id, signup)), Some(h)) => {
+                    let roles = invitation_roles(idp, id).await;
+                    Some((
+                        *signup,
+                        AcceptedInvitation {
+                            id: id.clone(),
+                            roles,
+                            session_hash: h,
+                        },
+                    ))
+                }
+                _ => None,
+            };
             let how = Completion {
-                signup: false,
+                signup: invitation.as_ref().is_some_and(|(signup, _)| *signup),
                 ip: browser.ip,
                 session: SessionChange::Existing(sess.auth_time),
                 rehash: None,
                 tx_id: None,
                 replaces: None,
+                invitation: invitation.map(|(_, i)| i),
             };
             match login::complete(idp, &auth, client, user, how, now).await {
                 Ok(

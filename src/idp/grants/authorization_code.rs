@@ -46,6 +46,9 @@ pub async fn exchange(
         let g = checked_code(db, &req, &client_id, now)?;
         let user = store::users::get(db, &g.user_id)?
             .ok_or_else(|| invalid_grant("the user no longer exists"))?;
+        if user.blocked {
+            return Err(invalid_grant("the user is blocked"));
+        }
         let mut scope = Scopes::parse(&g.scope);
         let issues_refresh = offline && scope.contains("offline_access");
         if !issues_refresh {

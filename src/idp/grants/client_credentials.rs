@@ -24,10 +24,14 @@ pub fn exchange(idp: &Idp, client: &Client, p: &Params, now: i64) -> Result<Issu
                 "name the API with resource or audience",
             )
         })?;
-    let api_scopes = s
-        .api(&audience)
-        .map(|a| a.scopes.clone())
-        .unwrap_or_default();
+    // The admin API: only the scopes this client was given.
+    let api_scopes = if audience == s.admin_audience() {
+        client.admin_scopes.clone()
+    } else {
+        s.api(&audience)
+            .map(|a| a.scopes.clone())
+            .unwrap_or_default()
+    };
     // The audience is one of this client's `apis`: without `scope` it gets that API's
     // scopes, never another API's (review M6).
     let scope = match p.one("scope")? {

@@ -49,6 +49,9 @@ pub async fn exchange(
         // Roles are re-read: a change by an admin shows at the next refresh.
         let user = store::users::get(db, &g.user_id)?
             .ok_or_else(|| invalid_grant("the user no longer exists"))?;
+        if user.blocked {
+            return Err(invalid_grant("the user is blocked"));
+        }
         let (access_extra, id_extra) = rule_claims(&g.claims);
         let grant = Grant {
             client_id: &client_id,
