@@ -96,7 +96,7 @@ impl Application {
             tracing::warn!("configuration: {w}");
         }
         let state = web::Data::new(AppState {
-            discovery: oidc::discovery::document(&settings),
+            discovery: arc_swap::ArcSwap::from_pointee(oidc::discovery::document(&settings)),
             idp,
             clock,
             housekeeping: tokio::sync::Mutex::new(()),
@@ -153,9 +153,7 @@ impl Application {
 /// Deliver queued mail: at once when a request queues a job, and every second for
 /// retries and for jobs other replicas queued.
 async fn mail_sender(state: web::Data<AppState>) {
-    if state.idp.mailer.is_none() {
-        return;
-    }
+    // Without [email] each pass returns at once (a reload may add it).
     loop {
         let _ =
             tokio::time::timeout(Duration::from_secs(1), state.idp.mail_queued.notified()).await;
@@ -188,8 +186,8 @@ pub async fn run_housekeeping(state: &AppState) -> Result<(), StartError> {
     let idp = &state.idp;
     let now = state.clock.now();
     let publish_for = idp.publish_for();
-    let retention = idp.settings.audit_retention;
-    let max_transactions = idp.settings.login.max_transactions;
+    let retention = idp.settings().audit_retention;
+    let max_transactions = idp.settings().login.max_transactions;
     let stored = idp
         .store
         .write(move |db| {
@@ -294,13 +292,12 @@ fn run(
     state: web::Data<AppState>,
     metrics: web::Data<Metrics>,
 ) -> Result<Server, StartError> {
-    let s = state.idp.settings.clone();
+    let s = state.idp.settings();
     let limits = s.server.clone();
     let body_timeout = deadline::BodyTimeout(Duration::from_secs(limits.body_timeout_secs));
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
-    let origins = web::Data::new(cors::AllowedOrigins::from_settings(&s));
     // The playground's relying-party state and the demo API's verifier are shared by all
     // workers, so they are built once, here.
     let playground = web::Data::new(demo::playground::Playground::new());
@@ -318,7 +315,6 @@ fn run(
             .wrap(from_fn(metrics::track))
             .app_data(body_timeout)
             .app_data(state.clone())
-            .app_data(origins.clone())
             .app_data(metrics.clone())
             .app_data(web::PayloadConfig::new(64 * 1024))
             .app_data(web::FormConfig::default().limit(64 * 1024))
@@ -351,18 +347,143 @@ fn run(
     Ok(server)
 }
 
+/// 200 when the database answers, with the fingerprint of the configuration in force
+/// (a rolling reload across replicas shows which instance runs which version).
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    if state.idp.store.ping().await {
-        HttpResponse::Ok().content_type("text/plain").body("ok")
-    } else {
-        HttpResponse::ServiceUnavailable()
-            .content_type("text/plain")
-            .body("database unavailable")
+    let config = state.idp.settings().fingerprint.clone();
+    let (mut res, status) = match state.idp.store.ping().await {
+        true => (HttpResponse::Ok(), "ok"),
+        false => (HttpResponse::ServiceUnavailable(), "database unavailable"),
+    };
+    res.insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "status": status, "config": config }))
+}
+
+/// What a reload did.
+#[derive(Debug)]
+pub enum Reloaded {
+    /// The new configuration is in force; the keys listed need a restart to change.
+    Applied {
+        fingerprint: String,
+        needs_restart: Vec<&'static str>,
+    },
+    /// The file (and environment) are as they were.
+    Unchanged,
+}
+
+/// Re-read the configuration file (with the environment overrides), validate it like
+/// `portico check`, and put it in force for new requests. An invalid file changes
+/// nothing: the problems come back and the old configuration keeps serving.
+pub fn reload(
+    state: &AppState,
+    path: &std::path::Path,
+) -> Result<Reloaded, crate::config::ConfigError> {
+    let new = crate::config::load(path)?;
+    let old = state.idp.settings();
+    if new.fingerprint == old.fingerprint {
+        return Ok(Reloaded::Unchanged);
+    }
+    let needs_restart = restart_only(&old, &new);
+    let mailer = match (&old.email, &new.email) {
+        (Some(a), Some(b)) if a.transport == b.transport => None,
+        (None, None) => None,
+        (_, Some(b)) => match Mailer::new(&b.transport) {
+            Ok(m) => Some(Some(m)),
+            Err(e) => {
+                tracing::warn!(error = %e, "reload: the new mail transport failed; mail keeps the old one");
+                None
+            }
+        },
+        (Some(_), None) => Some(None),
+    };
+    for w in &new.warnings {
+        tracing::warn!("configuration: {w}");
+    }
+    let fingerprint = new.fingerprint.clone();
+    let discovery = oidc::discovery::document(&new);
+    state.idp.reload(Arc::new(new), mailer);
+    state.discovery.store(Arc::new(discovery));
+    Ok(Reloaded::Applied {
+        fingerprint,
+        needs_restart,
+    })
+}
+
+/// Settings read once at start (sockets, the store, the secret, pools and in-memory
+/// limits, the signing algorithm): a reload that changes them says so.
+fn restart_only(old: &Settings, new: &Settings) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    let mut check = |changed: bool, what: &'static str| {
+        if changed {
+            v.push(what);
+        }
+    };
+    check(old.listen != new.listen, "listen");
+    check(old.data_dir != new.data_dir, "data_dir");
+    check(
+        old.store_url != new.store_url || old.durability != new.durability,
+        "[store]",
+    );
+    check(
+        format!("{:?}", old.secrets) != format!("{:?}", new.secrets),
+        "[secrets]",
+    );
+    check(
+        format!("{:?}", old.login) != format!("{:?}", new.login),
+        "[login]",
+    );
+    check(
+        format!("{:?}", old.server) != format!("{:?}", new.server),
+        "[server]",
+    );
+    check(
+        format!("{:?}", old.metrics) != format!("{:?}", new.metrics),
+        "[metrics]",
+    );
+    check(
+        old.tokens.signing_alg != new.tokens.signing_alg,
+        "[tokens] signing_alg",
+    );
+    check(
+        old.playground.enabled != new.playground.enabled,
+        "[playground] enabled",
+    );
+    v
+}
+
+/// `portico serve`: SIGHUP reloads the configuration file.
+pub async fn reload_on_sighup(state: web::Data<AppState>, path: std::path::PathBuf) {
+    let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP; configuration reload is off");
+            return;
+        }
+    };
+    while hup.recv().await.is_some() {
+        match reload(&state, &path) {
+            Ok(Reloaded::Applied {
+                fingerprint,
+                needs_restart,
+            }) => {
+                tracing::info!(config = %fingerprint, "configuration reloaded");
+                if !needs_restart.is_empty() {
+                    tracing::warn!(
+                        "configuration: {} changed; that takes effect at the next restart",
+                        needs_restart.join(", ")
+                    );
+                }
+            }
+            Ok(Reloaded::Unchanged) => tracing::info!("configuration unchanged"),
+            Err(e) => tracing::error!(
+                "configuration reload refused, the running configuration stays:\n{e}"
+            ),
+        }
     }
 }
 
 async fn home(state: web::Data<AppState>) -> HttpResponse {
-    let s = &state.idp.settings;
+    let s = &state.idp.settings();
     if s.playground.enabled {
         return HttpResponse::Found()
             .insert_header((header::LOCATION, "/playground"))

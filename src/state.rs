@@ -9,8 +9,8 @@ pub struct AppState {
     /// The protocol core: settings, store, keys, secret, hashing pool, limits.
     pub idp: Idp,
     pub clock: Clock,
-    /// The discovery document, serialised once.
-    pub discovery: bytes::Bytes,
+    /// The discovery document, serialised once per configuration (a reload replaces it).
+    pub discovery: arc_swap::ArcSwap<bytes::Bytes>,
     /// Serialises housekeeping runs, so an older key snapshot never replaces a newer one.
     pub housekeeping: tokio::sync::Mutex<()>,
 }

@@ -76,7 +76,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Answer {
 pub async fn create(req: HttpRequest, state: web::Data<AppState>, bytes: web::Bytes) -> Answer {
     let who = caller(&req, &state, WRITE).await?;
     let n: NewUser = body(&bytes)?;
-    let s = &state.idp.settings;
+    let s = &state.idp.settings();
     if !s
         .connections
         .iter()
@@ -225,7 +225,7 @@ pub async fn password_reset(
 ) -> Answer {
     caller(&req, &state, WRITE).await?;
     let b: PasswordResetIn = body(&bytes)?;
-    let s = &state.idp.settings;
+    let s = &state.idp.settings();
     if s.email.is_none() {
         return Err(Failure::new(
             StatusCode::CONFLICT,

@@ -185,6 +185,10 @@ fn serve(config: &Path) -> Result<(), Failure> {
             "Portico listening on {}",
             settings.listen
         );
+        actix_web::rt::spawn(crate::startup::reload_on_sighup(
+            app.state(),
+            config.to_owned(),
+        ));
         app.run_until_stopped().await?;
         Ok::<(), Failure>(())
     })

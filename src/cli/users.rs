@@ -309,7 +309,7 @@ fn send_reset(
     runtime.block_on(delivery::run_once(&idp, now))?;
     let pending = idp.store.read_now(store::mail_jobs::pending)?;
     Ok(match pending {
-        0 => format!("sent a reset link to {email} (valid for {} minutes)", idp.settings.email.as_ref().map_or(30, |e| e.reset_ttl / 60)),
+        0 => format!("sent a reset link to {email} (valid for {} minutes)", idp.settings().email.as_ref().map_or(30, |e| e.reset_ttl / 60)),
         _ => format!("queued a reset link for {email}; the mail relay did not take it yet, a running server retries"),
     })
 }

@@ -301,7 +301,8 @@ pub struct Settings {
     pub login: LoginSettings,
     pub connections: Vec<Connection>,
     pub apis: Vec<Api>,
-    pub clients: Vec<Client>,
+    /// Shared, so a request can hold its client past a reload without copying it.
+    pub clients: Vec<std::sync::Arc<Client>>,
     pub rules: RuleSet,
     pub playground: Playground,
     pub secrets: crate::secrets::SecretSource,
@@ -314,6 +315,12 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Non-fatal findings of `check` (risky but valid settings).
     pub warnings: Vec<Problem>,
+    /// SHA-256 (hex) of the file and the environment overrides it was read with:
+    /// `/healthz` shows it, so a rolling reload can be watched replica by replica.
+    pub fingerprint: String,
+    /// The origins (scheme://host[:port]) of every client's redirect URIs: the browser
+    /// origins the token endpoints answer cross-origin (web::cors).
+    pub origins: std::collections::HashSet<String>,
 }
 
 impl Settings {
@@ -329,6 +336,10 @@ impl Settings {
     }
 
     pub fn client(&self, id: &str) -> Option<&Client> {
+        self.shared_client(id).map(|c| &**c)
+    }
+    /// The client, to hold beyond this configuration's borrow (a reload may come).
+    pub fn shared_client(&self, id: &str) -> Option<&std::sync::Arc<Client>> {
         self.clients.iter().find(|c| c.client_id.as_str() == id)
     }
     pub fn connection(&self, name: &ConnectionName) -> Option<&Connection> {
@@ -372,6 +383,16 @@ impl Settings {
                 || api.is_some_and(|a| a.scopes.iter().any(|x| x == s))
         })
     }
+}
+
+fn origins_of(clients: &[Client]) -> std::collections::HashSet<String> {
+    clients
+        .iter()
+        .flat_map(|c| c.redirect_uris.iter())
+        .filter_map(|u| url::Url::parse(u.as_str()).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| o != "null")
+        .collect()
 }
 
 /// The admin API is an API of this issuer: its audience goes to the `apis` of the clients
@@ -483,7 +504,12 @@ pub fn parse(
     c.unknown_keys("", &mut root, known_keys::<RawTop>());
     let settings = validate(&mut c, &mut root, &config_dir);
     if c.problems.is_empty() {
-        if let Some(s) = settings {
+        if let Some(mut s) = settings {
+            let mut digest = text.to_owned();
+            for (k, v) in overrides {
+                digest.push_str(&format!("\n{k}={v}"));
+            }
+            s.fingerprint = crate::crypto::hex(&crate::crypto::sha256(digest.as_bytes()));
             return Ok(s);
         }
     }
@@ -571,7 +597,8 @@ fn validate(c: &mut Checker, root: &mut toml::Table, config_dir: &Path) -> Optio
         login,
         connections,
         apis,
-        clients,
+        origins: origins_of(&clients),
+        clients: clients.into_iter().map(std::sync::Arc::new).collect(),
         rules,
         playground,
         secrets: ops.secrets,
@@ -581,5 +608,6 @@ fn validate(c: &mut Checker, root: &mut toml::Table, config_dir: &Path) -> Optio
         audit_retention: ops.audit_retention,
         log_format: ops.log_format,
         warnings,
+        fingerprint: String::new(),
     })
 }

@@ -167,7 +167,7 @@ async fn home(
     state: web::Data<AppState>,
     pg: web::Data<Playground>,
 ) -> HttpResponse {
-    let s = &state.idp.settings;
+    let s = &state.idp.settings();
     let now = state.clock.now();
     let visit = session::read(&req, SESSION_COOKIE).and_then(|sid| {
         let mut visits = lock(&pg.visits);
@@ -200,7 +200,7 @@ async fn describe(state: &AppState, pg: &Playground, v: Visit) -> SignedIn {
         ("partner", "/demo-api/partner/reports"),
         ("customer", "/demo-api/customer/orders"),
     ] {
-        let url = state.idp.settings.issuer.join(path);
+        let url = state.idp.settings().issuer.join(path);
         let (status, body) = match pg.http.get(&url).bearer_auth(&v.access_token).send().await {
             Ok(r) => {
                 let status = r.status().as_u16();
@@ -244,7 +244,7 @@ async fn start(
     pg: web::Data<Playground>,
     q: web::Query<StartQuery>,
 ) -> HttpResponse {
-    let s = &state.idp.settings;
+    let s = &state.idp.settings();
     if !s.playground.clients.iter().any(|c| c.as_str() == q.client) {
         return HttpResponse::BadRequest()
             .content_type("text/plain")
@@ -319,7 +319,7 @@ async fn callback(
     };
     match sign_in(&state, &pg, &key, &q).await {
         Ok(visit) => {
-            let https = state.idp.settings.issuer.is_https();
+            let https = state.idp.settings().issuer.is_https();
             let sid = random_token();
             bounded_insert(&mut lock(&pg.visits), sid.clone(), visit, |v| v.expires_at);
             HttpResponse::SeeOther()
@@ -344,7 +344,7 @@ async fn redeem(
     pending: &Pending,
     code: &str,
 ) -> Result<Value, String> {
-    let s = &state.idp.settings;
+    let s = &state.idp.settings();
     let callback = s.issuer.join(PlaygroundSettings::CALLBACK_PATH);
     let form = [
         ("grant_type", "authorization_code"),
@@ -379,7 +379,7 @@ async fn sign_in(
     key: &str,
     q: &CallbackQuery,
 ) -> Result<Visit, String> {
-    let s = &state.idp.settings;
+    let s = &state.idp.settings();
     let fail = |m: &str| Err(format!("playground: {m}"));
     let Some(pending) = lock(&pg.pending).remove(key) else {
         return fail("this login was already completed");
@@ -446,7 +446,7 @@ async fn logout(
     state: web::Data<AppState>,
     pg: web::Data<Playground>,
 ) -> HttpResponse {
-    let s = &state.idp.settings;
+    let s = &state.idp.settings();
     let visit = session::read(&req, SESSION_COOKIE).and_then(|sid| lock(&pg.visits).remove(&sid));
     let home = s.issuer.join(PlaygroundSettings::HOME_PATH);
     let location = match visit {

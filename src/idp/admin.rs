@@ -24,7 +24,7 @@ pub async fn check(
     scope: &'static str,
     now: i64,
 ) -> Result<AdminCaller, AdminDenied> {
-    let s = &idp.settings;
+    let s = &idp.settings();
     let token = token.ok_or(AdminDenied::InvalidToken("a bearer token is required"))?;
     let claims = idp
         .keys

@@ -3,6 +3,7 @@
 //! credentials from HTTP; this decides, and throttles failures per client and address.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use super::{ErrorCode, Idp, OAuthError};
 use crate::config::{Client, Settings};
@@ -37,10 +38,7 @@ fn secret_matches(client: &Client, presented: &str) -> bool {
 }
 
 /// Authenticate the caller; exactly one method may be used (RFC 6749 2.3).
-pub fn authenticate<'a>(
-    s: &'a Settings,
-    c: &Credentials,
-) -> Result<(&'a Client, Method), OAuthError> {
+pub fn authenticate(s: &Settings, c: &Credentials) -> Result<(Arc<Client>, Method), OAuthError> {
     let unknown = |m: Method| {
         let e = OAuthError::invalid_client("client authentication failed");
         if m == Method::Basic {
@@ -59,8 +57,10 @@ pub fn authenticate<'a>(
                     "client_id does not match the Authorization header",
                 ));
             }
-            match s.client(id) {
-                Some(client) if secret_matches(client, secret) => Ok((client, Method::Basic)),
+            match s.shared_client(id) {
+                Some(client) if secret_matches(client, secret) => {
+                    Ok((client.clone(), Method::Basic))
+                }
                 _ => Err(unknown(Method::Basic)),
             }
         }
@@ -69,8 +69,10 @@ pub fn authenticate<'a>(
                 .body_id
                 .as_deref()
                 .ok_or_else(|| OAuthError::invalid_client("client_id is required"))?;
-            match s.client(id) {
-                Some(client) if secret_matches(client, secret) => Ok((client, Method::Post)),
+            match s.shared_client(id) {
+                Some(client) if secret_matches(client, secret) => {
+                    Ok((client.clone(), Method::Post))
+                }
                 _ => Err(unknown(Method::Post)),
             }
         }
@@ -79,8 +81,8 @@ pub fn authenticate<'a>(
                 .body_id
                 .as_deref()
                 .ok_or_else(|| OAuthError::invalid_client("client authentication is required"))?;
-            match s.client(id) {
-                Some(client) if client.is_public() => Ok((client, Method::None)),
+            match s.shared_client(id) {
+                Some(client) if client.is_public() => Ok((client.clone(), Method::None)),
                 _ => Err(unknown(Method::None)),
             }
         }
@@ -91,12 +93,12 @@ pub fn authenticate<'a>(
 /// `[login] max_client_auth_failures` failures in 5 minutes, that client's
 /// authentication from that address is refused with 429 until the window ends (review
 /// I3). Secrets are random, so this bounds the cost and noise of a flood, not guessing.
-pub fn authenticate_throttled<'a>(
-    idp: &'a Idp,
+pub fn authenticate_throttled(
+    idp: &Idp,
     c: &Credentials,
     ip: Option<IpAddr>,
     now: i64,
-) -> Result<(&'a Client, Method), OAuthError> {
+) -> Result<(Arc<Client>, Method), OAuthError> {
     let claimed = c
         .basic
         .as_ref()
@@ -109,7 +111,7 @@ pub fn authenticate_throttled<'a>(
             "too many failed client authentications; try again later",
         ));
     }
-    let res = authenticate(&idp.settings, c);
+    let res = authenticate(&idp.settings(), c);
     if matches!(&res, Err(e) if e.code == ErrorCode::InvalidClient) {
         idp.limits.client_auth.failed(claimed, ip, now);
     }

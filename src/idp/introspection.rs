@@ -48,7 +48,7 @@ pub async fn introspect(
             "only confidential clients may introspect",
         ));
     }
-    let s = &idp.settings;
+    let s = &idp.settings();
     if let Ok(c) = idp
         .keys
         .current()

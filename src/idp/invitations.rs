@@ -6,8 +6,7 @@
 //! login through it (the client's own, from `initiate_login_uri`) shows it to the rules.
 
 use super::account::jobs::{self, Job};
-use super::hasher::{Busy, Lane};
-use super::signup::check_policy;
+use super::new_password::{self, check_policy};
 use super::users::Actor;
 use super::{Idp, Refusal};
 use crate::crypto::{hex, random_id, random_token, token_hash};
@@ -54,7 +53,7 @@ pub struct Created {
 }
 
 pub async fn create(idp: &Idp, n: &NewInvitation<'_>, now: i64) -> Result<Created, InviteError> {
-    let s = &idp.settings;
+    let s = &idp.settings();
     let client = s
         .client(n.client_id)
         .ok_or_else(|| InviteError::UnknownClient(n.client_id.to_owned()))?;
@@ -83,7 +82,7 @@ pub async fn create(idp: &Idp, n: &NewInvitation<'_>, now: i64) -> Result<Create
         revoked_at: None,
         mailed_at: None,
     };
-    let mailed = idp.mailer.is_some();
+    let mailed = idp.mailer().is_some();
     // The mail job carries the token sealed under the server secret (the sender needs the
     // link; the database never holds it in clear), and is emptied once sent.
     let sealed = mailed.then(|| idp.secrets.seal(token.as_bytes(), inv.id.as_bytes()));
@@ -238,7 +237,7 @@ pub async fn accept_existing(
         inv.clone(),
         user.clone(),
         id.clone(),
-        idp.settings.login.session_ttl,
+        idp.settings().login.session_ttl,
     );
     idp.store
         .write(move |db| accept_in(db, &inv, &user, false, &sid, ttl, now))
@@ -256,24 +255,11 @@ pub async fn accept_new(
     now: i64,
 ) -> Result<(User, NewSession), Refusal> {
     let email = Email::parse(&inv.email).map_err(|_| Refusal::ServerError)?;
-    let min_length = idp
-        .settings
-        .connections
-        .iter()
-        .find(|c| c.name.as_str() == inv.connection)
-        .map_or(10, |c| c.password_min_length);
+    let min_length = new_password::min_length(&idp.settings(), &inv.connection);
     check_policy(min_length, password, &email).await?;
-    let ticket = idp.hasher.admit(Lane::Signup).map_err(|_| Refusal::Busy)?;
-    let hash = match ticket.hash(password).await {
-        Ok(Ok(h)) => h,
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "hashing failed");
-            return Err(Refusal::ServerError);
-        }
-        Err(Busy) => return Err(Refusal::Busy),
-    };
+    let hash = new_password::hash(idp, password).await?;
     let id = random_token();
-    let (inv, sid, ttl) = (inv.clone(), id.clone(), idp.settings.login.session_ttl);
+    let (inv, sid, ttl) = (inv.clone(), id.clone(), idp.settings().login.session_ttl);
     let user = idp
         .store
         .write(move |db| {

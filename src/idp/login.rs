@@ -106,7 +106,7 @@ pub async fn complete(
     now: i64,
 ) -> Result<LoginOutcome, StoreError> {
     let event = rule_event(auth, client, &user, &how);
-    let outcome = match rules::run_bounded(&idp.settings.rules, event, user.roles.clone()).await {
+    let outcome = match rules::run_bounded(&idp.settings().rules, event, user.roles.clone()).await {
         Ok(o) => o,
         Err(f) => {
             tracing::warn!(error = %f, "rule failed; login denied");
@@ -139,7 +139,7 @@ pub async fn complete(
         auth_time,
         claims: json!({"access": outcome.access_token_claims, "id": outcome.id_token_claims})
             .to_string(),
-        expires_at: now + idp.settings.tokens.code_ttl,
+        expires_at: now + idp.settings().tokens.code_ttl,
         used_at: None,
         access_jti: None,
         access_exp: None,
@@ -148,7 +148,7 @@ pub async fn complete(
         code_hash: token_hash(&code),
         grant,
         session_hash: new_session.as_deref().map(token_hash),
-        session_ttl: idp.settings.login.session_ttl,
+        session_ttl: idp.settings().login.session_ttl,
         roles: outcome.roles_changed.then_some(outcome.roles),
         client_id: client.client_id.to_string(),
         user,
@@ -162,7 +162,8 @@ pub async fn complete(
     if let Some(st) = auth.state.as_deref() {
         params.push(("state", st));
     }
-    params.push(("iss", idp.settings.issuer.as_str()));
+    let issuer = idp.settings().issuer.to_string();
+    params.push(("iss", issuer.as_str()));
     Ok(LoginOutcome::Completed {
         redirect: auth.redirect_uri.with_params(&params),
         session: new_session.map(|id| NewSession { connection, id }),
@@ -295,6 +296,11 @@ async fn deny(
         })
         .await?;
     let e = OAuthError::new(ErrorCode::AccessDenied, why.description);
-    let redirect = error_location(&idp.settings, &auth.redirect_uri, auth.state.as_deref(), &e);
+    let redirect = error_location(
+        &idp.settings(),
+        &auth.redirect_uri,
+        auth.state.as_deref(),
+        &e,
+    );
     Ok(LoginOutcome::Denied { redirect })
 }

@@ -136,7 +136,7 @@ pub async fn decide(
     req: LogoutRequest<'_>,
     now: i64,
 ) -> Result<LogoutDecision, StoreError> {
-    let s = &idp.settings;
+    let s = &idp.settings();
     let t = match target(idp, s, req.params) {
         Ok(t) => t,
         Err(refusal) => return Ok(refusal),

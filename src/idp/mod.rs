@@ -16,6 +16,7 @@ pub mod introspection;
 pub mod invitations;
 pub mod login;
 pub mod logout;
+pub mod new_password;
 pub mod params;
 pub mod password_check;
 pub mod revocation;
@@ -26,6 +27,8 @@ pub mod userinfo;
 pub mod users;
 
 use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 
 pub use error::{ErrorCode, OAuthError, Refusal};
 
@@ -80,14 +83,15 @@ impl Limits {
 /// Everything the core decides with: configuration, store, keys, the server secret, the
 /// hashing pool and the limits.
 pub struct Idp {
-    pub settings: Arc<Settings>,
+    /// The configuration in force; `reload` swaps it whole (SIGHUP).
+    settings: ArcSwap<Settings>,
     pub store: Store,
     pub keys: Keys,
     pub secrets: Secrets,
     pub hasher: Hasher,
     pub limits: Limits,
-    /// The transport of `[email]`; none without it.
-    pub mailer: Option<crate::mail::Mailer>,
+    /// The transport of `[email]`; none without it. A reload that changes it swaps it.
+    mailer: arc_swap::ArcSwapOption<crate::mail::Mailer>,
     /// Wakes the mail sender when a job is queued.
     pub mail_queued: tokio::sync::Notify,
 }
@@ -103,18 +107,38 @@ impl Idp {
         Self {
             hasher: Hasher::new(settings.login.hash_concurrency, settings.login.hash_queue),
             limits: Limits::new(&settings),
-            mailer,
+            mailer: arc_swap::ArcSwapOption::from(mailer.map(Arc::new)),
             mail_queued: tokio::sync::Notify::new(),
-            settings,
+            settings: ArcSwap::new(settings),
             store,
             keys,
             secrets,
         }
     }
 
+    /// The configuration in force. A request takes it once and keeps it: a reload in
+    /// the middle does not mix two configurations in one answer.
+    pub fn settings(&self) -> Arc<Settings> {
+        self.settings.load_full()
+    }
+
+    /// The mail transport in force, if mail is configured.
+    pub fn mailer(&self) -> Option<Arc<crate::mail::Mailer>> {
+        self.mailer.load_full()
+    }
+
+    /// Put a new (validated) configuration in force for the requests that start from
+    /// now, with its mail transport when that changed (`None`: keep the current one).
+    pub fn reload(&self, settings: Arc<Settings>, mailer: Option<Option<crate::mail::Mailer>>) {
+        if let Some(m) = mailer {
+            self.mailer.store(m.map(Arc::new));
+        }
+        self.settings.store(settings);
+    }
+
     /// How long a retired key stays published: the longest lifetime of a token it signed.
     pub fn publish_for(&self) -> i64 {
-        publish_for(&self.settings)
+        publish_for(&self.settings())
     }
 }
 

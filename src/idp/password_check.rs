@@ -48,8 +48,8 @@ pub async fn check(
     let release_ip = || idp.limits.ip.release(a.ip, now);
     let (conn, em) = (a.connection.to_owned(), a.email.to_string());
     let (window, max) = (
-        idp.settings.login.failure_window,
-        idp.settings.login.max_failures,
+        idp.settings().login.failure_window,
+        idp.settings().login.max_failures,
     );
     let reserved = idp
         .store

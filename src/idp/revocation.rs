@@ -15,7 +15,7 @@ pub async fn revoke(idp: &Idp, client: &Client, token: &str, now: i64) -> Result
     let client_id = client.client_id.to_string();
     // An access token we signed (expired or not: revoking it is harmless).
     let ring = idp.keys.current();
-    if let Ok(c) = ring.verify_access_token(token, idp.settings.issuer.as_str(), i64::MIN) {
+    if let Ok(c) = ring.verify_access_token(token, idp.settings().issuer.as_str(), i64::MIN) {
         if c.client_id != client_id {
             return Err(not_yours());
         }

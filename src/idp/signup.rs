@@ -5,10 +5,10 @@
 use std::net::IpAddr;
 
 use super::account::jobs::{self, Job};
-use super::hasher::{Busy, Lane};
+use super::new_password;
 use super::{Idp, Refusal};
 use crate::config::EmailVerification;
-use crate::domain::{AuditKind, Email, Password, PasswordPolicy};
+use crate::domain::{AuditKind, Email, Password};
 use crate::store::{self, audit, users::User};
 
 /// Who creates the account.
@@ -31,28 +31,11 @@ pub struct NewAccount<'a> {
     pub tx: Option<&'a str>,
 }
 
-/// Check a new password against the connection's policy, off the async executor
-/// (zxcvbn takes milliseconds).
-pub async fn check_policy(
-    min_length: usize,
-    password: &Password,
-    email: &Email,
-) -> Result<(), Refusal> {
-    let (p, e) = (password.clone(), email.clone());
-    tokio::task::spawn_blocking(move || PasswordPolicy { min_length }.check(p.expose(), &e))
-        .await
-        .map_err(|_| Refusal::ServerError)?
-        .map_err(|problem| Refusal::Invalid(problem.to_string().into()))
-}
+pub use super::new_password::check_policy;
 
 /// Create the account; every budget charge comes back when no account results.
 pub async fn create(idp: &Idp, a: &NewAccount<'_>, now: i64) -> Result<User, Refusal> {
-    let min_length = idp
-        .settings
-        .connections
-        .iter()
-        .find(|c| c.name.as_str() == a.connection)
-        .map_or(10, |c| c.password_min_length);
+    let min_length = new_password::min_length(&idp.settings(), a.connection);
     check_policy(min_length, a.password, a.email).await?;
     let ip = match a.origin {
         Origin::Page { ip } => {
@@ -77,15 +60,7 @@ pub async fn create(idp: &Idp, a: &NewAccount<'_>, now: i64) -> Result<User, Ref
 }
 
 async fn hash_and_store(idp: &Idp, a: &NewAccount<'_>, now: i64) -> Result<User, Refusal> {
-    let ticket = idp.hasher.admit(Lane::Signup).map_err(|_| Refusal::Busy)?;
-    let hash = match ticket.hash(a.password).await {
-        Ok(Ok(h)) => h,
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "hashing failed");
-            return Err(Refusal::ServerError);
-        }
-        Err(Busy) => return Err(Refusal::Busy),
-    };
+    let hash = new_password::hash(idp, a.password).await?;
     let (kind, ip) = match a.origin {
         Origin::Page { ip } => (AuditKind::Signup, ip.map(|i| i.to_string())),
         Origin::Admin => (AuditKind::UserCreated, None),
@@ -136,8 +111,8 @@ async fn hash_and_store(idp: &Idp, a: &NewAccount<'_>, now: i64) -> Result<User,
 
 /// Sign-ups in this connection are mailed a verification link.
 fn wants_verification(idp: &Idp, connection: &str) -> bool {
-    idp.mailer.is_some()
-        && idp.settings.connections.iter().any(|c| {
+    idp.mailer().is_some()
+        && idp.settings().connections.iter().any(|c| {
             c.name.as_str() == connection && c.email_verification != EmailVerification::Off
         })
 }

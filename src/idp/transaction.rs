@@ -54,7 +54,7 @@ pub async fn park(
     ip: Option<IpAddr>,
     now: i64,
 ) -> Result<String, StoreError> {
-    let s = &idp.settings;
+    let s = &idp.settings();
     let signup_first = auth.screen_hint_signup
         && client
             .connection

@@ -36,7 +36,7 @@ pub async fn userinfo(idp: &Idp, token: &str, now: i64) -> Result<UserInfo, OAut
     let claims = idp
         .keys
         .current()
-        .verify_access_token(token, idp.settings.issuer.as_str(), now)
+        .verify_access_token(token, idp.settings().issuer.as_str(), now)
         .map_err(|e| bearer_error(ErrorCode::InvalidToken, &e.to_string()))?;
     if !claims.has_scope("openid") {
         return Err(bearer_error(

@@ -4,6 +4,8 @@
 //! carries the invitation to the next login, and sends the browser to the client's
 //! `initiate_login_uri`.
 
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -41,27 +43,29 @@ struct InvitationPage<'a> {
 
 /// The open invitation, its client and connection, and whether the address has an
 /// account there.
-struct Opened<'s> {
+struct Opened {
     inv: Invitation,
-    client: &'s Client,
-    connection: &'s Connection,
+    client: Arc<Client>,
+    connection: Connection,
     existing: bool,
 }
 
-async fn opened<'s>(state: &'s AppState, token: &str) -> Result<Opened<'s>, PageError> {
-    let s = &state.idp.settings;
+async fn opened(state: &AppState, token: &str) -> Result<Opened, PageError> {
+    let s = &state.idp.settings();
     let inv = match invitations::open(&state.idp, token, state.now()).await {
         Ok(Some(i)) => i,
         Ok(None) => return Err(Refusal::LinkInvalid.into()),
         Err(e) => return Err(Refusal::from(e).into()),
     };
     let client = s
-        .client(&inv.client_id)
+        .shared_client(&inv.client_id)
+        .cloned()
         .ok_or_else(|| PageError::bad_request("This application is no longer registered."))?;
     let connection = client
         .connection
         .as_ref()
         .and_then(|c| s.connection(c))
+        .cloned()
         .ok_or_else(|| PageError::bad_request("This application has no user store."))?;
     let (conn, email) = (inv.connection.clone(), inv.email.clone());
     let existing = state
@@ -80,7 +84,7 @@ async fn opened<'s>(state: &'s AppState, token: &str) -> Result<Opened<'s>, Page
 }
 
 fn page(
-    o: &Opened<'_>,
+    o: &Opened,
     token: &str,
     csrf: &str,
     status: StatusCode,
@@ -92,7 +96,7 @@ fn page(
         o.client.branding.signup_heading.as_str()
     };
     let p = InvitationPage {
-        brand: Brand::of(Some(o.client)),
+        brand: Brand::of(Some(&o.client)),
         heading,
         roles: o.inv.roles.join(", "),
         token,
@@ -111,7 +115,7 @@ pub async fn show(
     state: web::Data<AppState>,
     q: web::Query<TokenQuery>,
 ) -> HttpResponse {
-    let s = &state.idp.settings;
+    let s = &state.idp.settings();
     let token = q.token.clone().unwrap_or_default();
     let o = match opened(&state, &token).await {
         Ok(o) => o,
@@ -132,7 +136,7 @@ pub async fn accept(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let s = &state.idp.settings;
+    let s = &state.idp.settings();
     let Ok(p) = Params::parse(&body) else {
         return PageError::bad_request(STALE_FORM).render(s);
     };
@@ -191,12 +195,12 @@ pub async fn accept(
 }
 
 /// The browser now holds an SSO session of the connection: on to the client.
-fn done(state: &AppState, o: &Opened<'_>, session: NewSession) -> HttpResponse {
-    let https = state.idp.settings.issuer.is_https();
+fn done(state: &AppState, o: &Opened, session: NewSession) -> HttpResponse {
+    let https = state.idp.settings().issuer.is_https();
     let mut res = match o.client.initiate_login_uri.as_deref() {
         Some(uri) => see_other(uri.to_owned()),
         None => notice(
-            Some(o.client),
+            Some(&o.client),
             "Invitation accepted",
             &format!(
                 "Your {} account is ready. Go back to {} and log in.",

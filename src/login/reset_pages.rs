@@ -4,6 +4,8 @@
 //! password, then continues the login the link belongs to, in the browser that started
 //! it, or points at the client's `initiate_login_uri`).
 
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -54,12 +56,12 @@ pub struct DoorQuery {
 
 /// The door a reset starts from: the login transaction's client, or a `client_id`
 /// (a client's own "forgot password" link), with its connection.
-async fn door<'s>(
-    state: &'s AppState,
+async fn door(
+    state: &AppState,
     tx: Option<&str>,
     client_id: Option<&str>,
-) -> Result<(&'s Client, &'s Connection, Option<String>), PageError> {
-    let s = &state.idp.settings;
+) -> Result<(Arc<Client>, Connection, Option<String>), PageError> {
+    let s = &state.idp.settings();
     let (client_id, tx) = match tx {
         Some(id) => match transaction::load(&state.idp, id, state.now()).await {
             Ok(Some(l)) => (l.parked.auth.client_id.to_string(), Some(l.id)),
@@ -69,7 +71,7 @@ async fn door<'s>(
         None => (client_id.unwrap_or_default().to_owned(), None),
     };
     let client = s
-        .client(&client_id)
+        .shared_client(&client_id)
         .ok_or_else(|| PageError::bad_request("This application is not registered."))?;
     let connection = client
         .connection
@@ -77,7 +79,7 @@ async fn door<'s>(
         .and_then(|c| s.connection(c))
         .filter(|c| c.password_reset)
         .ok_or_else(|| PageError::bad_request(UNAVAILABLE).branded(Some(&client.client_id)))?;
-    Ok((client, connection, tx))
+    Ok((client.clone(), connection.clone(), tx))
 }
 
 struct Forgot<'a> {
@@ -107,7 +109,7 @@ pub async fn forgot(
     state: web::Data<AppState>,
     q: web::Query<DoorQuery>,
 ) -> HttpResponse {
-    let s = &state.idp.settings;
+    let s = &state.idp.settings();
     let (client, _, tx) = match door(&state, q.tx.as_deref(), q.client_id.as_deref()).await {
         Ok(v) => v,
         Err(e) => return e.render(s),
@@ -115,7 +117,7 @@ pub async fn forgot(
     let (browser, set) = cookies::browser_id_or_new(&req, &state.idp.secrets, s.issuer.is_https());
     let csrf = cookies::form_csrf(&state.idp.secrets, &browser, FORGOT);
     let form = Forgot {
-        client,
+        client: &client,
         tx: tx.as_deref(),
         csrf: &csrf,
         email: "",
@@ -133,7 +135,7 @@ pub async fn request(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let s = &state.idp.settings;
+    let s = &state.idp.settings();
     let Ok(p) = Params::parse(&body) else {
         return PageError::bad_request(STALE_FORM).render(s);
     };
@@ -153,7 +155,7 @@ pub async fn request(
     let typed = typed.trim();
     let csrf = csrf.unwrap_or_default();
     let form = Forgot {
-        client,
+        client: &client,
         tx: tx.as_deref(),
         csrf: &csrf,
         email: typed,
@@ -194,7 +196,7 @@ pub async fn request(
     );
     let back = tx.as_ref().map(|t| format!("/login?tx={t}"));
     notice(
-        Some(client),
+        Some(&client),
         "Check your inbox",
         &message,
         back.as_deref().map(|b| (b, "Back to log in")),
@@ -218,7 +220,7 @@ async fn reset_form(
     status: StatusCode,
     error: Option<&str>,
 ) -> HttpResponse {
-    let s = &state.idp.settings;
+    let s = &state.idp.settings();
     let (link, user) = match reset::peek(&state.idp, token, state.now()).await {
         Ok(Some(v)) => v,
         Ok(None) => return PageError::from(Refusal::LinkInvalid).render(s),
@@ -252,7 +254,7 @@ pub async fn submit(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let s = &state.idp.settings;
+    let s = &state.idp.settings();
     let Ok(p) = Params::parse(&body) else {
         return PageError::bad_request(STALE_FORM).render(s);
     };

@@ -29,7 +29,7 @@ pub async fn submit(
     };
     if !sub.connection.open_signup() {
         let e = PageError::from(Refusal::SignupClosed).branded(Some(&sub.client.client_id));
-        return e.render(&state.idp.settings);
+        return e.render(&state.idp.settings());
     }
     let form = sub.form();
     let email = match Email::parse(&sub.credentials.email) {
@@ -54,7 +54,7 @@ pub async fn submit(
 async fn existing_account(
     req: &HttpRequest,
     state: &web::Data<AppState>,
-    sub: &Submitted<'_>,
+    sub: &Submitted,
     email: &Email,
 ) -> HttpResponse {
     let form = sub.form();
@@ -81,7 +81,7 @@ async fn existing_account(
 async fn new_account(
     req: &HttpRequest,
     state: &web::Data<AppState>,
-    sub: &Submitted<'_>,
+    sub: &Submitted,
     email: &Email,
 ) -> HttpResponse {
     let account = NewAccount {

@@ -3,12 +3,13 @@
 //! successful login sets (the SSO session, the device cookie).
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::form::{Credentials, Form};
-use crate::config::{Client, Connection};
+use crate::config::{Client, Connection, Settings};
 use crate::crypto::token_hash;
 use crate::domain::Email;
 use crate::idp::account::verification;
@@ -30,31 +31,27 @@ async fn load(state: &AppState, tx: Option<&str>) -> Result<Loaded, PageError> {
     }
 }
 
-fn client_of<'s>(
-    state: &'s AppState,
-    loaded: &Loaded,
-) -> Result<(&'s Client, &'s Connection), PageError> {
-    let s = &state.idp.settings;
-    s.client(loaded.parked.auth.client_id.as_str())
-        .and_then(|c| Some((c, s.connection(c.connection.as_ref()?)?)))
+fn client_of(s: &Settings, loaded: &Loaded) -> Result<(Arc<Client>, Connection), PageError> {
+    s.shared_client(loaded.parked.auth.client_id.as_str())
+        .and_then(|c| Some((c.clone(), s.connection(c.connection.as_ref()?)?.clone())))
         .ok_or_else(|| PageError::bad_request("This application is no longer registered."))
 }
 
 /// GET /login or /signup: the form of the transaction in `tx`.
 pub async fn page(state: &AppState, tx: Option<&str>, signup: bool) -> HttpResponse {
-    let s = &state.idp.settings;
+    let s = &state.idp.settings();
     let loaded = match load(state, tx).await {
         Ok(l) => l,
         Err(e) => return e.render(s),
     };
-    let (client, connection) = match client_of(state, &loaded) {
+    let (client, connection) = match client_of(s, &loaded) {
         Ok(v) => v,
         Err(e) => return e.render(s),
     };
     let hint = loaded.parked.auth.login_hint.clone().unwrap_or_default();
     let form = Form {
-        client,
-        connection,
+        client: &client,
+        connection: &connection,
         loaded: &loaded,
         email: &hint,
     };
@@ -67,20 +64,21 @@ pub async fn page(state: &AppState, tx: Option<&str>, signup: bool) -> HttpRespo
 }
 
 /// A submitted form, checked: its transaction, client, connection and browser.
-pub struct Submitted<'s> {
+pub struct Submitted {
     pub loaded: Loaded,
-    pub client: &'s Client,
-    pub connection: &'s Connection,
+    /// Held for the whole request: a reload meanwhile changes nothing here.
+    pub client: Arc<Client>,
+    pub connection: Connection,
     pub browser: String,
     pub credentials: Credentials,
     pub ip: Option<IpAddr>,
 }
 
-impl Submitted<'_> {
+impl Submitted {
     pub fn form(&self) -> Form<'_> {
         Form {
-            client: self.client,
-            connection: self.connection,
+            client: &self.client,
+            connection: &self.connection,
             loaded: &self.loaded,
             email: &self.credentials.email,
         }
@@ -90,7 +88,7 @@ impl Submitted<'_> {
     pub fn device_trusted(&self, req: &HttpRequest, state: &AppState, email: &Email) -> bool {
         let cookie = cookies::read(
             req,
-            &cookies::device_cookie_name(state.idp.settings.issuer.is_https()),
+            &cookies::device_cookie_name(state.idp.settings().issuer.is_https()),
         );
         device::trusted(
             &state.idp.secrets,
@@ -104,12 +102,12 @@ impl Submitted<'_> {
 }
 
 /// Read and check a POSTed form; the error page when it cannot go on.
-pub async fn submitted<'s>(
+pub async fn submitted(
     req: &HttpRequest,
-    state: &'s AppState,
+    state: &AppState,
     body: &[u8],
-) -> Result<Submitted<'s>, HttpResponse> {
-    let s = &state.idp.settings;
+) -> Result<Submitted, HttpResponse> {
+    let s = &state.idp.settings();
     let Some(credentials) = Credentials::parse(body) else {
         return Err(
             PageError::bad_request("The form could not be read (it is not valid UTF-8).").render(s),
@@ -118,7 +116,7 @@ pub async fn submitted<'s>(
     let loaded = load(state, credentials.tx.as_deref())
         .await
         .map_err(|e| e.render(s))?;
-    let (client, connection) = client_of(state, &loaded).map_err(|e| e.render(s))?;
+    let (client, connection) = client_of(s, &loaded).map_err(|e| e.render(s))?;
     let browser = cookies::browser_id(req, &state.idp.secrets, s.issuer.is_https())
         .filter(|b| loaded.csrf_ok(credentials.csrf.as_deref(), b));
     let Some(browser) = browser else {
@@ -138,24 +136,24 @@ pub async fn submitted<'s>(
 
 /// The transaction `tx_id`, continued by a mailed link opened in the browser that
 /// started it (no form of the transaction was posted: the link was the proof).
-pub async fn resume<'s>(
+pub async fn resume(
     req: &HttpRequest,
-    state: &'s AppState,
+    state: &AppState,
     tx_id: &str,
     browser: &str,
-) -> Option<Submitted<'s>> {
+) -> Option<Submitted> {
     let loaded = load(state, Some(tx_id)).await.ok()?;
     if !loaded.started_by(browser) {
         return None;
     }
-    let (client, connection) = client_of(state, &loaded).ok()?;
+    let (client, connection) = client_of(&state.idp.settings(), &loaded).ok()?;
     Some(Submitted {
         loaded,
         client,
         connection,
         browser: browser.to_owned(),
         credentials: Credentials::empty(),
-        ip: cookies::client_ip(req, &state.idp.settings.login.trusted_proxies),
+        ip: cookies::client_ip(req, &state.idp.settings().login.trusted_proxies),
     })
 }
 
@@ -165,7 +163,7 @@ pub async fn resume<'s>(
 pub async fn finish(
     req: &HttpRequest,
     state: &web::Data<AppState>,
-    sub: &Submitted<'_>,
+    sub: &Submitted,
     user: User,
     signup: bool,
     rehash: Option<String>,
@@ -173,14 +171,14 @@ pub async fn finish(
     if user.blocked {
         return blocked(state, sub, &user).await;
     }
-    if verification::must_wait(sub.connection, &user) {
+    if verification::must_wait(&sub.connection, &user) {
         return hold(state, sub, &user, signup).await;
     }
     complete(req, state, sub, user, signup, rehash).await
 }
 
 /// The right password for a blocked account: the "blocked" page, and the audit trail.
-async fn blocked(state: &web::Data<AppState>, sub: &Submitted<'_>, user: &User) -> HttpResponse {
+async fn blocked(state: &web::Data<AppState>, sub: &Submitted, user: &User) -> HttpResponse {
     let (uid, conn, cid) = (
         user.id.clone(),
         user.connection.clone(),
@@ -204,18 +202,18 @@ async fn blocked(state: &web::Data<AppState>, sub: &Submitted<'_>, user: &User) 
         .await;
     PageError::from(Refusal::Blocked)
         .branded(Some(&sub.client.client_id))
-        .render(&state.idp.settings)
+        .render(&state.idp.settings())
 }
 
 /// Park the login until the address is confirmed, mail the link (a sign-up queued its
 /// own), and show "check your inbox".
 async fn hold(
     state: &web::Data<AppState>,
-    sub: &Submitted<'_>,
+    sub: &Submitted,
     user: &User,
     signup: bool,
 ) -> HttpResponse {
-    let s = &state.idp.settings;
+    let s = &state.idp.settings();
     let idp = &state.idp;
     let now = state.now();
     let branded = |e: StoreError| {
@@ -239,12 +237,12 @@ async fn hold(
 async fn complete(
     req: &HttpRequest,
     state: &web::Data<AppState>,
-    sub: &Submitted<'_>,
+    sub: &Submitted,
     user: User,
     signup: bool,
     rehash: Option<String>,
 ) -> HttpResponse {
-    let s = &state.idp.settings;
+    let s = &state.idp.settings();
     let https = s.issuer.is_https();
     let email = user.email.clone();
     let replaces = cookies::read(
@@ -265,7 +263,7 @@ async fn complete(
     let outcome = login::complete(
         &state.idp,
         &sub.loaded.parked.auth,
-        sub.client,
+        &sub.client,
         user,
         how,
         now,

@@ -41,7 +41,7 @@ pub async fn show(
     state: web::Data<AppState>,
     q: web::Query<TokenQuery>,
 ) -> HttpResponse {
-    let s = &state.idp.settings;
+    let s = &state.idp.settings();
     let token = q.token.clone().unwrap_or_default();
     let (secrets, t, now) = (state.idp.secrets.clone(), token.clone(), state.now());
     let found = state
@@ -77,7 +77,7 @@ pub async fn confirm(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let s = &state.idp.settings;
+    let s = &state.idp.settings();
     let Ok(p) = Params::parse(&body) else {
         return PageError::bad_request(STALE_FORM).render(s);
     };
@@ -131,7 +131,7 @@ pub async fn resend(
         Ok(s) => s,
         Err(page) => return page,
     };
-    let s = &state.idp.settings;
+    let s = &state.idp.settings();
     let Some(user) = waiting_user(&state, &sub.loaded.pending).await else {
         return PageError::bad_request(STALE_FORM)
             .branded(Some(&sub.client.client_id))
@@ -169,7 +169,7 @@ pub async fn continue_login(
         Ok(s) => s,
         Err(page) => return page,
     };
-    let s = &state.idp.settings;
+    let s = &state.idp.settings();
     let signup = sub
         .loaded
         .pending
@@ -180,7 +180,7 @@ pub async fn continue_login(
             .branded(Some(&sub.client.client_id))
             .render(s);
     };
-    if verification::must_wait(sub.connection, &user) {
+    if verification::must_wait(&sub.connection, &user) {
         let msg = "Your address is not confirmed yet. Open the link in the mail we sent.";
         return sub.form().inbox(StatusCode::OK, &user.email, Some(msg));
     }

@@ -24,13 +24,13 @@ pub async fn post(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if !is_form {
         let e = PageError::bad_request("The authorization request must be form-encoded.");
-        return e.render(&state.idp.settings);
+        return e.render(&state.idp.settings());
     }
     handle(&req, &state, &body).await
 }
 
 async fn handle(req: &HttpRequest, state: &AppState, raw: &[u8]) -> HttpResponse {
-    let s = &state.idp.settings;
+    let s = &state.idp.settings();
     let params = match Params::parse(raw) {
         Ok(p) => p,
         Err(e) => return PageError::bad_request(e.to_string()).render(s),

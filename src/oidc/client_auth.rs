@@ -40,17 +40,17 @@ fn basic(req: &HttpRequest) -> Result<Option<(String, String)>, OAuthError> {
 }
 
 /// Authenticate the caller of /token, /revoke or /introspect.
-pub fn authenticate<'a>(
-    state: &'a AppState,
+pub fn authenticate(
+    state: &AppState,
     req: &HttpRequest,
     p: &Params,
-) -> Result<(&'a Client, Method), OAuthError> {
+) -> Result<(std::sync::Arc<Client>, Method), OAuthError> {
     let credentials = Credentials {
         basic: basic(req)?,
         body_id: p.one("client_id")?.map(str::to_owned),
         body_secret: p.one("client_secret")?.map(str::to_owned),
     };
-    let ip = client_ip(req, &state.idp.settings.login.trusted_proxies);
+    let ip = client_ip(req, &state.idp.settings().login.trusted_proxies);
     authenticate_throttled(&state.idp, &credentials, ip, state.now())
 }
 

@@ -58,5 +58,5 @@ pub async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
         .content_type("application/json")
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
-        .body(state.discovery.clone())
+        .body(bytes::Bytes::clone(&state.discovery.load()))
 }

@@ -20,6 +20,6 @@ pub async fn introspect(
     let token = p
         .one("token")?
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-    let answer = introspection::introspect(&state.idp, client, token, state.now()).await?;
+    let answer = introspection::introspect(&state.idp, &client, token, state.now()).await?;
     Ok(no_store_json(answer))
 }

@@ -36,7 +36,7 @@ pub async fn logout(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let s = &state.idp.settings;
+    let s = &state.idp.settings();
     let https = s.issuer.is_https();
     let post = req.method() == actix_web::http::Method::POST;
     let raw: &[u8] = if post {
@@ -113,7 +113,7 @@ fn confirm_page(
     post_logout_redirect_uri: Option<&str>,
     st: Option<&str>,
 ) -> HttpResponse {
-    let s = &state.idp.settings;
+    let s = &state.idp.settings();
     let (browser, set_cookie) =
         cookies::browser_id_or_new(req, &state.idp.secrets, s.issuer.is_https());
     let c = client.and_then(|c| s.client(c.as_str()));

@@ -20,6 +20,6 @@ pub async fn revoke(
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     // RFC 7009 2.1/2.2: the hint only speeds up the lookup; an invalid one is ignored.
     p.one("token_type_hint")?;
-    revocation::revoke(&state.idp, client, token, state.now()).await?;
+    revocation::revoke(&state.idp, &client, token, state.now()).await?;
     Ok(HttpResponse::Ok().finish())
 }

@@ -18,6 +18,6 @@ pub async fn token(
     require_form(&req)?;
     let params = Params::parse(&body)?;
     let (client, _) = authenticate(&state, &req, &params)?;
-    let issued = grants::exchange(&state.idp, client, &params, state.now()).await?;
+    let issued = grants::exchange(&state.idp, &client, &params, state.now()).await?;
     Ok(no_store_json(issued))
 }

@@ -7,7 +7,6 @@
 
 use std::borrow::Cow;
 
-use super::postgres::PgConn;
 use super::StoreError;
 
 /// A statement parameter. Nulls carry their type: PostgreSQL checks it.
@@ -74,6 +73,12 @@ macro_rules! args {
     };
 }
 pub(crate) use args;
+
+/// What `Db` needs of a PostgreSQL connection or transaction (store::postgres has them).
+pub(super) trait PgConn {
+    fn execute(&mut self, sql: &str, params: &[Value<'_>]) -> Result<u64, StoreError>;
+    fn query(&mut self, sql: &str, params: &[Value<'_>]) -> Result<Vec<postgres::Row>, StoreError>;
+}
 
 /// A connection of one backend, in a transaction when the caller writes.
 pub struct Db<'c> {

@@ -9,7 +9,7 @@ use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use postgres::{Client, Statement, Transaction};
 use postgres_openssl::MakeTlsConnector;
 
-use super::db::{Db, Value};
+use super::db::{Db, PgConn, Value};
 use super::StoreError;
 
 /// Advisory lock ids (any stable 64-bit numbers): migrations, and the signing keys.
@@ -56,12 +56,6 @@ impl ToSql for Value<'_> {
     }
 
     to_sql_checked!();
-}
-
-/// What `Db` needs of a PostgreSQL connection or transaction.
-pub(super) trait PgConn {
-    fn execute(&mut self, sql: &str, params: &[Value<'_>]) -> Result<u64, StoreError>;
-    fn query(&mut self, sql: &str, params: &[Value<'_>]) -> Result<Vec<postgres::Row>, StoreError>;
 }
 
 fn as_params<'a>(params: &'a [Value<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {

@@ -2,38 +2,15 @@
 //! revocation endpoints answer cross-origin requests from the origins of registered
 //! redirect URIs only. Discovery and JWKS are public to every origin.
 
-use std::collections::HashSet;
-
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 
-use crate::config::Settings;
+use crate::state::AppState;
 
 const PATHS: &[&str] = &["/token", "/userinfo", "/revoke"];
-
-/// The origins (scheme://host[:port]) of every client's redirect URIs.
-pub struct AllowedOrigins(HashSet<String>);
-
-impl AllowedOrigins {
-    pub fn from_settings(s: &Settings) -> Self {
-        let set = s
-            .clients
-            .iter()
-            .flat_map(|c| c.redirect_uris.iter())
-            .filter_map(|u| url::Url::parse(u.as_str()).ok())
-            .map(|u| u.origin().ascii_serialization())
-            .filter(|o| o != "null")
-            .collect();
-        Self(set)
-    }
-
-    pub fn allows(&self, origin: &str) -> bool {
-        self.0.contains(origin)
-    }
-}
 
 pub async fn middleware(
     req: ServiceRequest,
@@ -44,8 +21,11 @@ pub async fn middleware(
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let allowed = match (&origin, req.app_data::<web::Data<AllowedOrigins>>()) {
-        (Some(o), Some(a)) if PATHS.contains(&req.path()) => a.allows(o),
+    // The configuration in force now: a reload that adds a client opens its origin.
+    let allowed = match (&origin, req.app_data::<web::Data<AppState>>()) {
+        (Some(o), Some(state)) if PATHS.contains(&req.path()) => {
+            state.idp.settings().origins.contains(o)
+        }
         _ => false,
     };
     let Some(origin) = origin.filter(|_| allowed) else {

@@ -118,7 +118,7 @@ pub async fn endpoint(
     metrics: web::Data<Metrics>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    if let Some(digest) = &state.idp.settings.metrics.bearer_token_sha256 {
+    if let Some(digest) = &state.idp.settings().metrics.bearer_token_sha256 {
         let presented = req
             .headers()
             .get(header::AUTHORIZATION)

@@ -33,6 +33,14 @@ pub struct Brand<'a> {
     pub logo: Option<&'a str>,
     pub stylesheet: Option<&'a str>,
     pub client_id: Option<&'a str>,
+    /// Versions `/branding/{client}.css`: a reload that changes the colour changes the
+    /// URL, so no cache shows the old one.
+    pub version: String,
+}
+
+/// The version of a client's brand stylesheet: a digest of what it renders.
+pub fn brand_version(client: &Client) -> String {
+    crate::crypto::hex(&crate::crypto::sha256(client.branding.primary_color.as_bytes())[..6])
 }
 
 impl<'a> Brand<'a> {
@@ -43,12 +51,14 @@ impl<'a> Brand<'a> {
                 logo: c.branding.logo.as_deref(),
                 stylesheet: c.branding.stylesheet.as_deref(),
                 client_id: Some(c.client_id.as_str()),
+                version: brand_version(c),
             },
             None => Self {
                 title: "Portico",
                 logo: None,
                 stylesheet: None,
                 client_id: None,
+                version: String::new(),
             },
         }
     }

@@ -69,18 +69,30 @@ pub async fn serve(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
         .body(*body)
 }
 
-/// `/branding/{client_id}.css`: the client's colour as a CSS custom property, so pages
-/// need no inline style (the CSP forbids it). The colour was validated at config load.
-pub async fn brand_css(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
+/// `/branding/{client_id}.css?v=…`: the client's colour as a CSS custom property, so
+/// pages need no inline style (the CSP forbids it). The colour was validated at config
+/// load. Pages link it with the brand's version: that URL is cached a day; any other
+/// (an old version after a reload) must be revalidated.
+pub async fn brand_css(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> HttpResponse {
     let id = path.trim_end_matches(".css");
-    let color = state
-        .idp
-        .settings
-        .client(id)
-        .map(|c| c.branding.primary_color.as_str())
-        .unwrap_or("#2f6f4f");
+    let settings = state.idp.settings();
+    let client = settings.client(id);
+    let color = client.map_or("#2f6f4f", |c| c.branding.primary_color.as_str());
+    let current = client.map(crate::web::page::brand_version);
+    let asked = req
+        .query_string()
+        .split('&')
+        .find_map(|p| p.strip_prefix("v="));
+    let cache = match (current.as_deref(), asked) {
+        (Some(c), Some(a)) if c == a => "public, max-age=86400",
+        _ => "no-cache",
+    };
     HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .insert_header((header::CACHE_CONTROL, cache))
         .body(format!(":root {{ --brand: {color}; }}\n"))
 }

@@ -631,7 +631,7 @@ async fn the_demo_writes_its_mails_to_the_outbox() {
     let app = TestApp::builder().demo().spawn().await;
     let email = "demo@example.com";
     app.signup_code("customers-web", email).await;
-    let outbox = app.state.idp.settings.data_dir.join("outbox");
+    let outbox = app.state.idp.settings().data_dir.join("outbox");
     let mut found = None;
     for _ in 0..100 {
         if let Some(e) = std::fs::read_dir(&outbox).ok().and_then(|mut d| d.next()) {
@@ -645,4 +645,58 @@ async fn the_demo_writes_its_mails_to_the_outbox() {
     let mail = Mail::new(std::fs::read(&path).unwrap());
     assert!(mail.header("To").contains(email));
     assert!(mail.part("text/plain").contains("/verify-email?token="));
+}
+
+#[tokio::test]
+async fn a_mailed_invitation_arrives_branded_and_verifies_the_address() {
+    let Some(smtp) = Smtp::start("invitation-mail") else {
+        return;
+    };
+    let app = TestApp::builder()
+        .extra(&mail_config(&smtp.url()))
+        .extra(crate::invitations::INVITE_CONFIG)
+        .spawn()
+        .await;
+    let email = "guest@partner.example";
+    let (ok, out, err) = portico(
+        &[
+            "invite",
+            "create",
+            "--client",
+            "invite-web",
+            "--email",
+            email,
+            "--role",
+            "partner",
+        ],
+        &app.config_path,
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("mailed to"), "{out}");
+    let mail = smtp.wait_for(email).await;
+    assert_branded(&mail, "Acme invited partners", "#b45309", None);
+    let link = mail.link(&format!("{}/invitation?token=", app.base));
+    assert!(out.contains(&link), "the printed URL is the mailed one");
+    // The job kept no link once sent.
+    assert_eq!(
+        app.scalar("SELECT count(*) FROM mail_jobs WHERE kind = 'invitation' AND payload <> ''")
+            .await,
+        0
+    );
+    let page = app.get(&path_of(&app, &link)).await.text().await.unwrap();
+    let r = app
+        .post_form(
+            "/invitation",
+            &[
+                ("token", &hidden(&page, "token")),
+                ("csrf", &hidden(&page, "csrf")),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let verified = app
+        .scalar("SELECT count(*) FROM users WHERE email = 'guest@partner.example' AND email_verified = 1")
+        .await;
+    assert_eq!(verified, 1, "a mailed invitation verifies the address");
 }

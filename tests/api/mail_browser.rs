@@ -243,3 +243,88 @@ fn app_browser(base: &str) -> Browser {
         base: base.to_owned(),
     }
 }
+
+#[tokio::test]
+async fn an_invitation_in_the_browser_gives_the_partner_role() {
+    let test = "invitation";
+    let Some((_driver, client)) = start_browser(test).await else {
+        return;
+    };
+    let app = TestApp::builder()
+        .extra(crate::invitations::INVITE_CONFIG)
+        .spawn()
+        .await;
+    let base = app.base.clone();
+    let email = "ines@partner.example";
+    let (ok, out, err) = portico(
+        &[
+            "invite",
+            "create",
+            "--client",
+            "invite-web",
+            "--email",
+            email,
+            "--role",
+            "partner",
+        ],
+        &app.config_path,
+    );
+    assert!(ok, "{err}");
+    let url = out.lines().nth(1).unwrap().trim().to_owned();
+    let http = app.new_browser();
+
+    drive(test, client, move |c| async move {
+        c.goto(&url).await.unwrap();
+        wait_text(&c, "h1", "Join the partner network").await;
+        assert_eq!(
+            crate::browser::text_of(&c, ".brand-title").await,
+            "Acme invited partners"
+        );
+        let input = find(&c, "input[name=email]").await;
+        assert_eq!(input.prop("value").await.unwrap().as_deref(), Some(email));
+        assert!(
+            input.attr("readonly").await.unwrap().is_some(),
+            "the address is fixed"
+        );
+        fill(&c, "input[name=password]", PASSWORD).await;
+        screenshot(&c, "invitation-page.png").await;
+        click_submit(&c).await;
+        wait_url(&c, "the client's initiate_login_uri", |u| {
+            u.as_str().starts_with("http://localhost:8000/login")
+        })
+        .await;
+        // The client starts its login: no form (the session), and the token has the role.
+        let p = pkce();
+        let q = serde_urlencoded::to_string([
+            ("client_id", "invite-web"),
+            ("redirect_uri", "http://localhost:8000/callback"),
+            ("response_type", "code"),
+            ("scope", "openid email"),
+            ("code_challenge", p.challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ])
+        .unwrap();
+        let _ = c.goto(&format!("{base}/authorize?{q}")).await;
+        let cb = wait_url(&c, "the invite-web callback", |u| {
+            u.as_str()
+                .starts_with("http://localhost:8000/callback?code=")
+        })
+        .await;
+        let code = query_of(cb.as_str())["code"].clone();
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("client_id", "invite-web"),
+            ("code", code.as_str()),
+            ("redirect_uri", "http://localhost:8000/callback"),
+            ("code_verifier", p.verifier.as_str()),
+        ];
+        let t = ok_json(http.post_form("/token", &form).await).await;
+        assert_eq!(
+            claims(s(&t, "access_token"))["roles"],
+            serde_json::json!(["partner"])
+        );
+        assert_eq!(claims(s(&t, "id_token"))["email"], email);
+    })
+    .await;
+    drop(app);
+}

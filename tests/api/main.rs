@@ -20,6 +20,7 @@ mod mail;
 mod mail_browser;
 mod operations;
 mod playground;
+mod reload;
 mod replicas;
 mod rules;
 mod smtp;

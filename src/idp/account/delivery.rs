@@ -39,7 +39,8 @@ enum Prepared {
 
 /// Deliver what is due now; the number of jobs handled.
 pub async fn run_once(idp: &Idp, now: i64) -> Result<usize, StoreError> {
-    let (Some(mailer), Some(email)) = (&idp.mailer, &idp.settings.email) else {
+    let settings = idp.settings();
+    let (Some(mailer), Some(email)) = (idp.mailer(), &settings.email) else {
         return Ok(0);
     };
     let claimed = idp
@@ -143,12 +144,12 @@ async fn prepare(
             sealed_token,
         } => return invitation_mail(idp, email, invitation_id, sealed_token, now).await,
     };
-    let Some(client) = idp.settings.client(&client_id).cloned() else {
+    let Some(client) = idp.settings().client(&client_id).cloned() else {
         return Ok(Prepared::Drop(format!(
             "client {client_id} is no longer configured"
         )));
     };
-    let (settings, secrets) = (idp.settings.clone(), idp.secrets.clone());
+    let (settings, secrets) = (idp.settings(), idp.secrets.clone());
     let made = idp
         .store
         .write(move |db| link_for(db, &settings, &secrets, &parsed, now))
@@ -157,7 +158,7 @@ async fn prepare(
         Ok(v) => v,
         Err(why) => return Ok(Prepared::Drop(why)),
     };
-    Ok(message(&client, &idp.settings.issuer, email, link))
+    Ok(message(&client, &idp.settings().issuer, email, link))
 }
 
 fn message(client: &Client, issuer: &Issuer, email: &EmailSettings, link: NewLink) -> Prepared {
@@ -195,7 +196,8 @@ async fn invitation_mail(
             inv.state(now)
         )));
     }
-    let Some(client) = idp.settings.client(&inv.client_id) else {
+    let settings = idp.settings();
+    let Some(client) = settings.client(&inv.client_id) else {
         return Ok(Prepared::Drop(format!(
             "client {} is no longer configured",
             inv.client_id
@@ -210,10 +212,10 @@ async fn invitation_mail(
         }
     };
     let url = idp
-        .settings
+        .settings()
         .issuer
         .join(&format!("/invitation?token={token}"));
-    let brand = MailBrand::of(client, &idp.settings.issuer);
+    let brand = MailBrand::of(client, &settings.issuer);
     let rendered = match Rendered::new(MailKind::Invitation, &brand, &url, inv.expires_at - now) {
         Ok(r) => r,
         Err(e) => return Ok(Prepared::Drop(format!("template failed: {e}"))),

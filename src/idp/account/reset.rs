@@ -8,8 +8,7 @@ use std::net::IpAddr;
 use super::jobs::{self, Job};
 use super::links;
 use crate::domain::{AuditKind, Email, Password};
-use crate::idp::hasher::{Busy, Lane};
-use crate::idp::signup::check_policy;
+use crate::idp::new_password::{self, check_policy};
 use crate::idp::throttle::IpBucket;
 use crate::idp::{Idp, Refusal};
 use crate::store::email_tokens::{self, EmailToken, Purpose};
@@ -74,23 +73,10 @@ pub async fn complete(
     now: i64,
 ) -> Result<ResetDone, Refusal> {
     let (_, user) = peek(idp, token, now).await?.ok_or(Refusal::LinkInvalid)?;
-    let min_length = idp
-        .settings
-        .connections
-        .iter()
-        .find(|c| c.name.as_str() == user.connection)
-        .map_or(10, |c| c.password_min_length);
+    let min_length = new_password::min_length(&idp.settings(), &user.connection);
     let email = Email::parse(&user.email).map_err(|_| Refusal::ServerError)?;
     check_policy(min_length, password, &email).await?;
-    let ticket = idp.hasher.admit(Lane::Signup).map_err(|_| Refusal::Busy)?;
-    let hash = match ticket.hash(password).await {
-        Ok(Ok(h)) => h,
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "hashing failed");
-            return Err(Refusal::ServerError);
-        }
-        Err(Busy) => return Err(Refusal::Busy),
-    };
+    let hash = new_password::hash(idp, password).await?;
     let (secrets, token) = (idp.secrets.clone(), token.to_owned());
     let done = idp
         .store

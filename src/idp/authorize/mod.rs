@@ -131,7 +131,7 @@ pub enum AuthorizeOutcome {
 }
 
 pub async fn authorize(idp: &Idp, p: &Params, browser: Browser<'_>, now: i64) -> AuthorizeOutcome {
-    let s = &idp.settings;
+    let s = &idp.settings();
     let auth = match validate(s, p) {
         Ok(a) => a,
         Err(Rejection::Page(message)) => {

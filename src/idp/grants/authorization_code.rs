@@ -38,7 +38,7 @@ pub async fn exchange(
         verifier,
         target: requested_target(p)?,
     };
-    let settings = idp.settings.clone();
+    let settings = idp.settings();
     let ring = idp.keys.current();
     let client_id = client.client_id.to_string();
     let offline = client.allows(GrantType::RefreshToken);

@@ -10,7 +10,7 @@ use crate::idp::params::Params;
 use crate::idp::{ErrorCode, Idp, OAuthError};
 
 pub fn exchange(idp: &Idp, client: &Client, p: &Params, now: i64) -> Result<Issued, OAuthError> {
-    let s = &idp.settings;
+    let s = &idp.settings();
     if client.is_public() {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,

@@ -24,7 +24,7 @@ pub async fn exchange(
     let requested = p.one("scope")?.map(Scopes::parse);
     let target = requested_target(p)?;
     let hash = token_hash(presented);
-    let settings = idp.settings.clone();
+    let settings = idp.settings();
     let ring = idp.keys.current();
     let client_id = client.client_id.to_string();
     in_transaction(idp, move |db| {
