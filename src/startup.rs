@@ -226,6 +226,14 @@ fn routes(cfg: &mut web::ServiceConfig) {
         "/login/continue",
         web::post().to(login::verify_pages::continue_login),
     )
+    .route(
+        "/upstream/start",
+        web::post().to(login::upstream_pages::start),
+    )
+    .route(
+        "/upstream/{connection}/callback",
+        web::get().to(login::upstream_pages::callback),
+    )
     .route("/invitation", web::get().to(login::invitation_page::show))
     .route(
         "/invitation",

@@ -100,6 +100,7 @@ pub fn run(action: RulesAction, out: &mut dyn std::io::Write) -> Result<(), Fail
             query: q,
         },
         invitation: None,
+        upstream: None,
     };
     report(s.rules.run(&event), out)
 }

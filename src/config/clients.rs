@@ -32,6 +32,7 @@ pub(super) struct RawClient {
     #[serde(default)]
     post_logout_redirect_uris: Vec<String>,
     connection: Option<String>,
+    connections: Option<Vec<String>>,
     grant_types: Option<Vec<String>>,
     audience: Option<String>,
     branding: Option<RawBranding>,
@@ -116,7 +117,13 @@ fn validate_client(
     if uses_code && rc.redirect_uris.is_empty() {
         e.add("redirect_uris must list at least one URI for the authorization_code grant");
     }
-    let connection = connection(&mut e, rc.connection, connections, uses_code);
+    let (connection, upstreams) = connections_of(
+        &mut e,
+        rc.connection,
+        rc.connections,
+        connections,
+        uses_code,
+    );
     let client_apis = client_apis(&mut e, rc.audience.as_deref(), rc.apis, apis);
     let secret = secret(
         &mut e,
@@ -152,6 +159,7 @@ fn validate_client(
         apis: client_apis,
         initiate_login_uri,
         admin_scopes,
+        upstreams,
     })
 }
 
@@ -219,27 +227,47 @@ fn uris(e: &mut Entry<'_>, key: &str, list: &[String]) -> Vec<RedirectUri> {
         .collect()
 }
 
-fn connection(
+/// `connection = "x"` or `connections = [...]`: at most one database connection (the
+/// password form) and any number of upstream ones (a button each).
+fn connections_of(
     e: &mut Entry<'_>,
-    name: Option<String>,
+    one: Option<String>,
+    many: Option<Vec<String>>,
     connections: &[Connection],
     uses_code: bool,
-) -> Option<ConnectionName> {
-    let Some(name) = name else {
-        if uses_code {
-            e.add("connection is required for the authorization_code grant");
+) -> (Option<ConnectionName>, Vec<ConnectionName>) {
+    let names = match (one, many) {
+        (Some(_), Some(_)) => {
+            e.add("give connection or connections, not both");
+            return (None, Vec::new());
         }
-        return None;
+        (Some(n), None) => vec![n],
+        (None, Some(v)) => v,
+        (None, None) => Vec::new(),
     };
-    match connections.iter().find(|x| x.name.as_str() == name) {
-        Some(x) => Some(x.name.clone()),
-        None => {
-            let names: Vec<&str> = connections.iter().map(|x| x.name.as_str()).collect();
-            let hint = did_you_mean(&name, &names);
+    if names.is_empty() && uses_code {
+        e.add("connection (or connections) is required for the authorization_code grant");
+    }
+    let (mut database, mut upstreams) = (None, Vec::new());
+    for name in names {
+        let Some(x) = connections.iter().find(|x| x.name.as_str() == name) else {
+            let known: Vec<&str> = connections.iter().map(|x| x.name.as_str()).collect();
+            let hint = did_you_mean(&name, &known);
             e.add(format!("connection \"{name}\" is not defined{hint}"));
-            None
+            continue;
+        };
+        match &x.upstream {
+            Some(_) if upstreams.contains(&x.name) => {
+                e.add(format!("connection \"{name}\" is listed twice"))
+            }
+            Some(_) => upstreams.push(x.name.clone()),
+            None if database.is_some() => {
+                e.add("connections may list at most one database connection (plus upstream ones)")
+            }
+            None => database = Some(x.name.clone()),
         }
     }
+    (database, upstreams)
 }
 
 /// RFC 8707 2: the APIs this client may ask for; by default only its own audience.

@@ -1,9 +1,10 @@
-//! `[[connection]]`: the user stores.
+//! `[[connection]]`: the user stores: a database of Portico's own (the default kind), or
+//! an upstream OpenID provider (`kind = "oidc"`: "Continue with …").
 
 use serde::Deserialize;
 
 use super::checker::Checker;
-use super::{Connection, EmailVerification, Signup};
+use super::{Connection, EmailVerification, Signup, Upstream};
 use crate::domain::ConnectionName;
 
 #[derive(Deserialize)]
@@ -15,6 +16,16 @@ pub(super) struct RawConnection {
     password_min_length: Option<usize>,
     email_verification: Option<String>,
     password_reset: Option<bool>,
+    kind: Option<String>,
+    issuer: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    client_secret_env: Option<String>,
+    scopes: Option<Vec<String>>,
+    button_label: Option<String>,
+    icon: Option<String>,
+    #[serde(default)]
+    trust_email: bool,
 }
 
 /// `mail`: whether `[email]` is configured; the account mails need it.
@@ -80,14 +91,126 @@ pub(super) fn parse(c: &mut Checker, root: &mut toml::Table, mail: bool) -> Vec<
                 Signup::Off
             }
         };
+        let upstream = match rc.kind.as_deref() {
+            None | Some("database") => None,
+            Some("oidc") => upstream(c, &label, &rc, &name),
+            Some(other) => {
+                c.add(
+                    &label,
+                    format!("kind \"{other}\" must be \"database\" or \"oidc\""),
+                );
+                None
+            }
+        };
+        if rc.kind.as_deref() == Some("oidc") && upstream.is_none() {
+            continue;
+        }
+        // Passwords and addresses of upstream users are the upstream's business.
+        let local = upstream.is_none();
         connections.push(Connection {
+            upstream,
             name,
             signup,
             password_min_length: min,
-            email_verification,
-            password_reset: rc.password_reset.unwrap_or(true) && mail,
+            email_verification: if local {
+                email_verification
+            } else {
+                EmailVerification::Off
+            },
+            password_reset: local && rc.password_reset.unwrap_or(true) && mail,
         });
     }
 
     connections
+}
+
+/// The relying-party side of an upstream connection; every problem named by key.
+fn upstream(
+    c: &mut Checker,
+    label: &str,
+    rc: &RawConnection,
+    name: &ConnectionName,
+) -> Option<Upstream> {
+    if rc.password_min_length.is_some() || rc.password_reset == Some(true) {
+        c.add(
+            label,
+            "password_min_length and password_reset are for database connections",
+        );
+    }
+    let issuer = match rc.issuer.as_deref() {
+        Some(i) => match url::Url::parse(i) {
+            Ok(u) if (u.scheme() == "https" || u.scheme() == "http") && u.query().is_none() => {
+                Some(i.trim_end_matches('/').to_owned())
+            }
+            _ => {
+                c.add(label, format!("issuer \"{i}\" must be an http(s) URL"));
+                None
+            }
+        },
+        None => {
+            c.add(label, "issuer is required for kind = \"oidc\"");
+            None
+        }
+    };
+    let client_id = rc.client_id.clone().filter(|s| !s.is_empty());
+    if client_id.is_none() {
+        c.add(
+            label,
+            "client_id is required for kind = \"oidc\" (Portico's id at the upstream)",
+        );
+    }
+    let secret = match (&rc.client_secret, &rc.client_secret_env) {
+        (Some(_), Some(_)) => {
+            c.add(label, "give client_secret or client_secret_env, not both");
+            None
+        }
+        (Some(s), None) => Some(s.clone()),
+        (None, Some(var)) => match std::env::var(var) {
+            Ok(v) if !v.is_empty() => Some(v),
+            _ => {
+                c.add(
+                    label,
+                    format!("client_secret_env: the environment variable {var} is not set"),
+                );
+                None
+            }
+        },
+        (None, None) => {
+            c.add(
+                label,
+                "client_secret (or client_secret_env) is required for kind = \"oidc\"",
+            );
+            None
+        }
+    };
+    let scopes = rc
+        .scopes
+        .clone()
+        .unwrap_or_else(|| vec!["openid".into(), "email".into(), "profile".into()]);
+    if !scopes.iter().any(|s| s == "openid") {
+        c.add(label, "scopes must include \"openid\"");
+    }
+    if let Some(icon) = &rc.icon {
+        let safe = icon
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'\'' | b'<' | b'>'));
+        if !safe || !(icon.starts_with("/static/") || icon.starts_with("https://")) {
+            c.add(
+                label,
+                format!("icon \"{icon}\" must be a /static/ path or an https URL"),
+            );
+        }
+    }
+    Some(Upstream {
+        issuer: issuer?,
+        client_id: client_id?,
+        client_secret: secret?,
+        scopes,
+        button_label: rc
+            .button_label
+            .clone()
+            .unwrap_or_else(|| format!("Continue with {name}")),
+        icon: rc.icon.clone(),
+        trust_email: rc.trust_email,
+    })
 }

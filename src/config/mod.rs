@@ -146,6 +146,33 @@ pub struct Connection {
     pub email_verification: EmailVerification,
     /// "Forgot password?" on the login page (only with `[email]`).
     pub password_reset: bool,
+    /// `kind = "oidc"`: users sign in at this upstream OpenID provider.
+    pub upstream: Option<Upstream>,
+}
+
+/// An upstream OpenID provider Portico signs users in with (as a relying party).
+#[derive(Clone)]
+pub struct Upstream {
+    /// Its issuer (discovery at `{issuer}/.well-known/openid-configuration`).
+    pub issuer: String,
+    /// Portico's client id there.
+    pub client_id: String,
+    pub client_secret: String,
+    pub scopes: Vec<String>,
+    pub button_label: String,
+    pub icon: Option<String>,
+    /// Copy the upstream's `email_verified` (else upstream users are unverified here).
+    pub trust_email: bool,
+}
+
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Who may create an account in a connection.
@@ -160,9 +187,17 @@ pub enum Signup {
 }
 
 impl Connection {
-    /// The sign-up form is offered to anyone.
+    /// The sign-up form is offered to anyone (database connections).
     pub fn open_signup(&self) -> bool {
-        self.signup == Signup::Open
+        self.signup == Signup::Open && self.upstream.is_none()
+    }
+
+    /// `"database"` or `"oidc"` (rules see it as `event.connection.kind`).
+    pub fn kind(&self) -> &'static str {
+        match self.upstream {
+            Some(_) => "oidc",
+            None => "database",
+        }
     }
 }
 
@@ -254,6 +289,15 @@ pub struct Client {
     pub initiate_login_uri: Option<String>,
     /// The admin API scopes this client may get (client_credentials only).
     pub admin_scopes: Vec<String>,
+    /// Upstream connections its login page offers (a button each), in order.
+    pub upstreams: Vec<ConnectionName>,
+}
+
+impl Client {
+    /// Every connection of this client: the database one first, then the upstreams.
+    pub fn all_connections(&self) -> impl Iterator<Item = &ConnectionName> {
+        self.connection.iter().chain(self.upstreams.iter())
+    }
 }
 
 /// The admin API's scopes (interface.md, Admin API).

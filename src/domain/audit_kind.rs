@@ -39,6 +39,8 @@ pub enum AuditKind {
     InvitationRevoked,
     /// A blocked user's correct password (the login was refused).
     BlockedLogin,
+    /// An upstream sign-in refused (its error, a bad state, an invalid ID token …).
+    UpstreamFailed,
 }
 
 impl AuditKind {
@@ -71,6 +73,7 @@ impl AuditKind {
             Self::InvitationAccepted => "invitation_accepted",
             Self::InvitationRevoked => "invitation_revoked",
             Self::BlockedLogin => "blocked_login",
+            Self::UpstreamFailed => "upstream_failed",
         }
     }
 }

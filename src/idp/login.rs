@@ -36,16 +36,19 @@ pub struct Completion {
     /// The hash of the session this browser held in the connection: a new password login
     /// replaces it (review L3).
     pub replaces: Option<String>,
-    /// The invitation this login accepts (its session remembered it).
+    /// The invitation this login accepts (its session remembered it, or the upstream
+    /// login claimed it).
     pub invitation: Option<AcceptedInvitation>,
+    /// The upstream's ID token claims, on an upstream login (`event.upstream`).
+    pub upstream: Option<serde_json::Value>,
 }
 
 /// An invitation accepted just before this login, carried by its SSO session.
 pub struct AcceptedInvitation {
     pub id: String,
     pub roles: Vec<String>,
-    /// The session that carried it: the login clears it there.
-    pub session_hash: String,
+    /// The session that carried it, if one did: the login clears it there.
+    pub session_hash: Option<String>,
 }
 
 /// A session the browser must now hold (the edge sets its cookie).
@@ -66,7 +69,13 @@ pub enum LoginOutcome {
     AlreadyCompleted,
 }
 
-fn rule_event(auth: &AuthRequest, client: &Client, user: &User, how: &Completion) -> RuleEvent {
+fn rule_event(
+    auth: &AuthRequest,
+    client: &Client,
+    user: &User,
+    how: &Completion,
+    kind: &str,
+) -> RuleEvent {
     RuleEvent {
         user: EventUser {
             id: user.id.clone(),
@@ -83,7 +92,7 @@ fn rule_event(auth: &AuthRequest, client: &Client, user: &User, how: &Completion
         },
         connection: EventConnection {
             name: user.connection.clone(),
-            kind: "database".into(),
+            kind: kind.to_owned(),
         },
         signup: how.signup,
         request: EventRequest {
@@ -94,6 +103,7 @@ fn rule_event(auth: &AuthRequest, client: &Client, user: &User, how: &Completion
             id: i.id.clone(),
             roles: i.roles.clone(),
         }),
+        upstream: how.upstream.clone(),
     }
 }
 
@@ -105,7 +115,13 @@ pub async fn complete(
     how: Completion,
     now: i64,
 ) -> Result<LoginOutcome, StoreError> {
-    let event = rule_event(auth, client, &user, &how);
+    let kind = idp
+        .settings()
+        .connections
+        .iter()
+        .find(|c| c.name.as_str() == user.connection)
+        .map_or("database", |c| c.kind());
+    let event = rule_event(auth, client, &user, &how, kind);
     let outcome = match rules::run_bounded(&idp.settings().rules, event, user.roles.clone()).await {
         Ok(o) => o,
         Err(f) => {
@@ -205,8 +221,12 @@ impl Commit {
             store::throttle::clear(db, &user.connection, &user.email)?;
         }
         store::codes::insert(db, &self.code_hash, &self.grant, now)?;
-        if let Some(inv) = &how.invitation {
-            store::sessions::clear_invitation(db, &inv.session_hash)?;
+        if let Some(h) = how
+            .invitation
+            .as_ref()
+            .and_then(|i| i.session_hash.as_deref())
+        {
+            store::sessions::clear_invitation(db, h)?;
         }
         if let Some(h) = &self.session_hash {
             let expires = now + self.session_ttl;

@@ -23,6 +23,7 @@ pub mod revocation;
 pub mod signup;
 pub mod throttle;
 pub mod transaction;
+pub mod upstream;
 pub mod userinfo;
 pub mod users;
 
@@ -94,6 +95,8 @@ pub struct Idp {
     mailer: arc_swap::ArcSwapOption<crate::mail::Mailer>,
     /// Wakes the mail sender when a job is queued.
     pub mail_queued: tokio::sync::Notify,
+    /// Upstream providers' discovery and keys, cached.
+    pub upstreams: upstream::Upstreams,
 }
 
 impl Idp {
@@ -109,6 +112,7 @@ impl Idp {
             limits: Limits::new(&settings),
             mailer: arc_swap::ArcSwapOption::from(mailer.map(Arc::new)),
             mail_queued: tokio::sync::Notify::new(),
+            upstreams: upstream::Upstreams::new(),
             settings: ArcSwap::new(settings),
             store,
             keys,

@@ -44,8 +44,8 @@ impl Loaded {
     }
 }
 
-/// Park the request; returns where the browser goes: the login page, or the sign-up
-/// page for `screen_hint=signup` when the connection allows it.
+/// Park the request; returns its id and where the browser goes: the login page, or the
+/// sign-up page for `screen_hint=signup` when the connection allows it.
 pub async fn park(
     idp: &Idp,
     client: &Client,
@@ -53,7 +53,7 @@ pub async fn park(
     browser: &str,
     ip: Option<IpAddr>,
     now: i64,
-) -> Result<String, StoreError> {
+) -> Result<(String, String), StoreError> {
     let s = &idp.settings();
     let signup_first = auth.screen_hint_signup
         && client
@@ -95,7 +95,8 @@ pub async fn park(
         })
         .await?;
     let page = if signup_first { "/signup" } else { "/login" };
-    Ok(format!("{page}?tx={id}"))
+    let location = format!("{page}?tx={id}");
+    Ok((id, location))
 }
 
 /// A live transaction, or none (unknown, expired, consumed, or unreadable).

@@ -66,7 +66,7 @@ pub async fn userinfo(idp: &Idp, token: &str, now: i64) -> Result<UserInfo, OAut
             "the token's subject no longer exists or is blocked",
         ));
     };
-    let email = claims.has_scope("email");
+    let email = claims.has_scope("email") && !user.email.is_empty();
     Ok(UserInfo {
         sub: user.id,
         email: email.then_some(user.email),

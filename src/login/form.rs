@@ -21,6 +21,17 @@ struct LoginPage<'a> {
     error: Option<&'a str>,
     signup_allowed: bool,
     reset_allowed: bool,
+    /// The client has a database connection: the password form is shown.
+    password_form: bool,
+    buttons: &'a [Button],
+}
+
+/// "Continue with …" for one upstream connection.
+#[derive(Debug, Clone)]
+pub struct Button {
+    pub connection: String,
+    pub label: String,
+    pub icon: Option<String>,
 }
 
 #[derive(Template)]
@@ -83,6 +94,7 @@ pub struct Form<'a> {
     pub connection: &'a Connection,
     pub loaded: &'a Loaded,
     pub email: &'a str,
+    pub buttons: &'a [Button],
 }
 
 impl Form<'_> {
@@ -98,6 +110,8 @@ impl Form<'_> {
                 error,
                 signup_allowed: self.connection.open_signup(),
                 reset_allowed: self.connection.password_reset,
+                password_form: self.client.connection.is_some(),
+                buttons: self.buttons,
             }
             .render(),
         )

@@ -11,4 +11,5 @@ mod notice;
 pub mod reset_pages;
 pub mod signup_page;
 mod transaction;
+pub mod upstream_pages;
 pub mod verify_pages;

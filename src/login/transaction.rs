@@ -8,7 +8,7 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::form::{Credentials, Form};
+use super::form::{Button, Credentials, Form};
 use crate::config::{Client, Connection, Settings};
 use crate::crypto::token_hash;
 use crate::domain::Email;
@@ -31,10 +31,34 @@ async fn load(state: &AppState, tx: Option<&str>) -> Result<Loaded, PageError> {
     }
 }
 
-fn client_of(s: &Settings, loaded: &Loaded) -> Result<(Arc<Client>, Connection), PageError> {
+/// The transaction's client, the connection of its form (the database one, else its
+/// first upstream), and its upstream buttons.
+fn client_of(
+    s: &Settings,
+    loaded: &Loaded,
+) -> Result<(Arc<Client>, Connection, Vec<Button>), PageError> {
     s.shared_client(loaded.parked.auth.client_id.as_str())
-        .and_then(|c| Some((c.clone(), s.connection(c.connection.as_ref()?)?.clone())))
+        .and_then(|c| {
+            let connection = s.connection(c.all_connections().next()?)?.clone();
+            Some((c.clone(), connection, buttons(s, c)))
+        })
         .ok_or_else(|| PageError::bad_request("This application is no longer registered."))
+}
+
+/// "Continue with …": one per upstream connection of the client.
+fn buttons(s: &Settings, client: &Client) -> Vec<Button> {
+    client
+        .upstreams
+        .iter()
+        .filter_map(|name| {
+            let u = s.connection(name)?.upstream.as_ref()?;
+            Some(Button {
+                connection: name.to_string(),
+                label: u.button_label.clone(),
+                icon: u.icon.clone(),
+            })
+        })
+        .collect()
 }
 
 /// GET /login or /signup: the form of the transaction in `tx`.
@@ -44,7 +68,7 @@ pub async fn page(state: &AppState, tx: Option<&str>, signup: bool) -> HttpRespo
         Ok(l) => l,
         Err(e) => return e.render(s),
     };
-    let (client, connection) = match client_of(s, &loaded) {
+    let (client, connection, buttons) = match client_of(s, &loaded) {
         Ok(v) => v,
         Err(e) => return e.render(s),
     };
@@ -54,6 +78,7 @@ pub async fn page(state: &AppState, tx: Option<&str>, signup: bool) -> HttpRespo
         connection: &connection,
         loaded: &loaded,
         email: &hint,
+        buttons: &buttons,
     };
     // interface.md: sign-up off means the login form.
     if signup && connection.open_signup() {
@@ -69,6 +94,7 @@ pub struct Submitted {
     /// Held for the whole request: a reload meanwhile changes nothing here.
     pub client: Arc<Client>,
     pub connection: Connection,
+    pub buttons: Vec<Button>,
     pub browser: String,
     pub credentials: Credentials,
     pub ip: Option<IpAddr>,
@@ -81,6 +107,7 @@ impl Submitted {
             connection: &self.connection,
             loaded: &self.loaded,
             email: &self.credentials.email,
+            buttons: &self.buttons,
         }
     }
 
@@ -116,7 +143,7 @@ pub async fn submitted(
     let loaded = load(state, credentials.tx.as_deref())
         .await
         .map_err(|e| e.render(s))?;
-    let (client, connection) = client_of(s, &loaded).map_err(|e| e.render(s))?;
+    let (client, connection, buttons) = client_of(s, &loaded).map_err(|e| e.render(s))?;
     let browser = cookies::browser_id(req, &state.idp.secrets, s.issuer.is_https())
         .filter(|b| loaded.csrf_ok(credentials.csrf.as_deref(), b));
     let Some(browser) = browser else {
@@ -128,6 +155,7 @@ pub async fn submitted(
         loaded,
         client,
         connection,
+        buttons,
         browser,
         credentials,
         ip: cookies::client_ip(req, &s.login.trusted_proxies),
@@ -146,11 +174,12 @@ pub async fn resume(
     if !loaded.started_by(browser) {
         return None;
     }
-    let (client, connection) = client_of(&state.idp.settings(), &loaded).ok()?;
+    let (client, connection, buttons) = client_of(&state.idp.settings(), &loaded).ok()?;
     Some(Submitted {
         loaded,
         client,
         connection,
+        buttons,
         browser: browser.to_owned(),
         credentials: Credentials::empty(),
         ip: cookies::client_ip(req, &state.idp.settings().login.trusted_proxies),
@@ -258,6 +287,7 @@ async fn complete(
         tx_id: Some(sub.loaded.id.clone()),
         replaces,
         invitation: None,
+        upstream: None,
     };
     let now = state.now();
     let outcome = login::complete(

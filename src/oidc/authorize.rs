@@ -9,7 +9,7 @@ use crate::idp::authorize::{self, AuthorizeOutcome, Browser};
 use crate::idp::params::Params;
 use crate::state::AppState;
 use crate::web::cookies;
-use crate::web::page::PageError;
+use crate::web::page::{PageError, UPSTREAM_UNAVAILABLE};
 use crate::web::redirect::see_other;
 
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -37,26 +37,46 @@ async fn handle(req: &HttpRequest, state: &AppState, raw: &[u8]) -> HttpResponse
     };
     let https = s.issuer.is_https();
     let (browser, set_browser) = cookies::browser_id_or_new(req, &state.idp.secrets, https);
-    // The SSO session cookie of the named client's connection, if the browser sent one.
-    let session = params
+    // The SSO session cookies of the named client's connections the browser sent.
+    let sessions = params
         .one("client_id")
         .ok()
         .flatten()
         .and_then(|id| s.client(id))
-        .and_then(|c| c.connection.as_ref())
-        .and_then(|conn| cookies::read(req, &cookies::session_cookie_name(conn.as_str(), https)))
-        .map(|sid| token_hash(&sid));
+        .map(|c| {
+            c.all_connections()
+                .filter_map(|conn| {
+                    let sid =
+                        cookies::read(req, &cookies::session_cookie_name(conn.as_str(), https))?;
+                    Some((conn.to_string(), token_hash(&sid)))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let who = Browser {
         id: &browser,
-        session,
+        sessions,
         ip: cookies::client_ip(req, &s.login.trusted_proxies),
     };
     match authorize::authorize(&state.idp, &params, who, state.now()).await {
         AuthorizeOutcome::Page { message, client } => PageError::bad_request(message)
             .branded(client.as_ref())
             .render(s),
-        AuthorizeOutcome::Redirect(to) => see_other(to),
+        AuthorizeOutcome::Redirect(to) => {
+            // Perhaps to an upstream provider: the callback checks this browser's id.
+            let mut res = see_other(to);
+            if let Some(c) = set_browser {
+                let _ = res.add_cookie(&c);
+            }
+            res
+        }
         AuthorizeOutcome::Failed(r) => PageError::from(r).render(s),
+        AuthorizeOutcome::Unavailable { client } => PageError::new(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            UPSTREAM_UNAVAILABLE,
+        )
+        .branded(client.as_ref())
+        .render(s),
         AuthorizeOutcome::Login(page) => {
             let mut res = see_other(page);
             if let Some(c) = set_browser {

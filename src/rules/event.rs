@@ -14,6 +14,8 @@ pub struct RuleEvent {
     pub request: EventRequest,
     /// `{ id, roles }` on the login that accepts an invitation, else `()`.
     pub invitation: Option<EventInvitation>,
+    /// The upstream's ID token claims on an upstream login, else `()`.
+    pub upstream: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -250,6 +250,7 @@ mod tests {
                 query: [("signup_source".to_owned(), "newsletter".to_owned())].into(),
             },
             invitation: None,
+            upstream: None,
         }
     }
 

@@ -23,6 +23,7 @@ pub mod sessions;
 mod sqlite;
 pub mod throttle;
 pub mod transactions;
+pub mod upstream_flows;
 pub mod users;
 
 use db::args;
@@ -218,6 +219,7 @@ pub fn purge_expired(db: &mut Db<'_>, now: i64, audit_retention: i64) -> Result<
         "DELETE FROM sessions WHERE expires_at < $1",
         "DELETE FROM refresh_tokens WHERE expires_at < $1",
         "DELETE FROM revoked_access_tokens WHERE expires_at < $1",
+        "DELETE FROM upstream_flows WHERE expires_at < $1",
     ] {
         n += db.execute(sql, args![now])?;
     }

@@ -32,6 +32,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../migrations/postgres/0004_invitations_and_blocks.sql"),
     ),
+    (
+        5,
+        include_str!("../../migrations/postgres/0005_upstream_connections.sql"),
+    ),
 ];
 
 impl ToSql for Value<'_> {

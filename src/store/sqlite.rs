@@ -20,6 +20,9 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!(
             "../../migrations/0005_invitations_and_blocks.sql"
         )),
+        M::up(include_str!(
+            "../../migrations/0006_upstream_connections.sql"
+        )),
     ])
 }
 

@@ -243,3 +243,51 @@ pub fn page(
         from_row,
     )
 }
+
+/// The user of an upstream connection with this (issuer, subject) key.
+pub fn find_by_upstream(
+    db: &mut Db<'_>,
+    connection: &str,
+    subject: &str,
+) -> Result<Option<User>, StoreError> {
+    db.query_opt(
+        &format!("SELECT {COLUMNS} FROM users WHERE connection = $1 AND upstream_subject = $2"),
+        args![connection, subject],
+        from_row,
+    )
+}
+
+/// A user of an upstream connection: keyed by the upstream's (issuer, subject), with the
+/// address it gave (it may be empty, and two upstream users may share one). No password.
+pub fn create_upstream(
+    db: &mut Db<'_>,
+    connection: &str,
+    subject: &str,
+    email: &str,
+    email_verified: bool,
+    roles: &[String],
+    now: i64,
+) -> Result<User, StoreError> {
+    let id = crate::crypto::random_id("usr_");
+    db.execute(
+        "INSERT INTO users (id, connection, email, email_key, email_verified, password_hash, roles, \
+         created_at, updated_at, upstream_subject) VALUES ($1, $2, $3, $1, $4, '!', $5, $6, $6, $7)",
+        args![&id, connection, email, email_verified, &roles_json(roles)?, now, subject],
+    )?;
+    get(db, &id)?.ok_or(StoreError::Aborted("the new user vanished"))
+}
+
+/// What the upstream says now about the user's address.
+pub fn set_upstream_profile(
+    db: &mut Db<'_>,
+    id: &str,
+    email: &str,
+    email_verified: bool,
+    now: i64,
+) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE users SET email = $2, email_verified = $3, updated_at = $4 WHERE id = $1",
+        args![id, email, email_verified, now],
+    )?;
+    Ok(())
+}

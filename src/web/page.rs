@@ -23,6 +23,8 @@ const TOO_MANY_SIGNUPS: &str = "Too many accounts were created from your network
 const NOT_CREATED: &str = "We could not create an account with these details. If you already have an account, log in instead.";
 pub const BLOCKED: &str =
     "This account is blocked. Contact the application's support if you think this is a mistake.";
+pub const UPSTREAM_UNAVAILABLE: &str =
+    "The sign-in service is not reachable right now. Please try again in a moment.";
 pub const LINK_INVALID: &str = "This link has expired or was already used. Ask for a new one.";
 const ALREADY_COMPLETED: &str =
     "This sign-in was already completed. Go back to the application and start again.";

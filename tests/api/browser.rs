@@ -266,10 +266,10 @@ struct BrandSeen {
 }
 
 async fn brand_seen(client: &Client) -> BrandSeen {
-    find(client, "form button[type=submit]").await;
+    find(client, "form button.primary").await;
     let button_bg = client
         .execute(
-            "return getComputedStyle(document.querySelector('form button[type=submit]')).backgroundColor;",
+            "return getComputedStyle(document.querySelector('form button.primary')).backgroundColor;",
             vec![],
         )
         .await

@@ -229,6 +229,8 @@ pub struct TestAppBuilder {
     issuer: Option<String>,
     /// Dotted keys set on the demo configuration (as the environment would).
     demo_overrides: Vec<(&'static str, String)>,
+    /// A listener bound beforehand (its address goes into another server's config).
+    listener: Option<TcpListener>,
 }
 
 impl TestApp {
@@ -243,6 +245,7 @@ impl TestApp {
             shared: None,
             issuer: None,
             demo_overrides: Vec::new(),
+            listener: None,
         }
     }
 }
@@ -290,6 +293,13 @@ impl TestAppBuilder {
         self.demo_overrides
             .push(("email.transport", "smtp".to_owned()));
         self.demo_overrides.push(("email.smtp_url", url.to_owned()));
+        self
+    }
+
+    /// Serve on this listener (bound beforehand, so its URL can go into another
+    /// server's configuration first).
+    pub fn listener(mut self, l: TcpListener) -> Self {
+        self.listener = Some(l);
         self
     }
 
@@ -360,7 +370,10 @@ impl TestAppBuilder {
             .reuse
             .take()
             .unwrap_or_else(|| tempfile::tempdir().unwrap());
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let listener = self
+            .listener
+            .take()
+            .unwrap_or_else(|| TcpListener::bind("127.0.0.1:0").unwrap());
         let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let data = tmp.path().join("data").display().to_string();
         let (settings, config_path) = if self.demo {
@@ -538,6 +551,7 @@ pub fn redirect_of(client_id: &str) -> &'static str {
         "backend-app" => "http://localhost:5000/cb",
         "verified-web" => "http://localhost:7000/callback",
         "invite-web" => "http://localhost:8000/callback",
+        "sso-web" => "http://localhost:9200/callback",
         other => panic!("no redirect for {other}"),
     }
 }

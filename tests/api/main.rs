@@ -25,3 +25,4 @@ mod replicas;
 mod rules;
 mod smtp;
 mod tokens;
+mod upstream;

@@ -15,9 +15,9 @@ pub use checks::target_audience;
 
 use super::login::{self, AcceptedInvitation, Completion, LoginOutcome, SessionChange};
 use super::params::Params;
-use super::{transaction, ErrorCode, Idp, OAuthError, Refusal};
-use crate::config::Settings;
-use crate::domain::ClientId;
+use super::{transaction, upstream, ErrorCode, Idp, OAuthError, Refusal};
+use crate::config::{Client, Settings};
+use crate::domain::{ClientId, ConnectionName};
 use crate::store;
 
 /// Why a request is refused, and how the refusal reaches the user.
@@ -68,12 +68,19 @@ pub fn validate(s: &Settings, p: &Params) -> Result<AuthRequest, Rejection> {
     })
 }
 
-/// The browser that asked: its server-minted id, the hash of its SSO session cookie for
-/// the client's connection (if it sent one), and its address.
+/// The browser that asked: its server-minted id, the hashes of the SSO session cookies
+/// it sent for the client's connections (connection, hash), and its address.
 pub struct Browser<'a> {
     pub id: &'a str,
-    pub session: Option<String>,
+    pub sessions: Vec<(String, String)>,
     pub ip: Option<IpAddr>,
+}
+
+/// A live session that may sign the browser in: which, and whose.
+struct Found {
+    session: store::sessions::Session,
+    user: store::users::User,
+    hash: String,
 }
 
 /// The SSO budget's key for a session: the first half of its (hex SHA-256) hash.
@@ -128,6 +135,8 @@ pub enum AuthorizeOutcome {
     Login(String),
     /// The store failed, or the login was already completed.
     Failed(Refusal),
+    /// An upstream provider the login must go to cannot be reached (503, branded).
+    Unavailable { client: Option<ClientId> },
 }
 
 pub async fn authorize(idp: &Idp, p: &Params, browser: Browser<'_>, now: i64) -> AuthorizeOutcome {
@@ -149,73 +158,34 @@ pub async fn authorize(idp: &Idp, p: &Params, browser: Browser<'_>, now: i64) ->
             client: None,
         };
     };
-    let Some(connection) = client.connection.clone() else {
+    if client.all_connections().next().is_none() {
         let message = "This application has no user store.";
         return AuthorizeOutcome::Page {
             message,
             client: Some(client.client_id.clone()),
         };
-    };
-    // Single sign-on: a live session of this client's connection, fresh enough.
-    let session_key = browser.session.as_deref().map(session_key);
-    let session_hash = browser.session.clone();
-    let existing = match browser.session {
-        Some(hash) => match session_user(idp, hash, connection.to_string(), now).await {
-            Ok(v) => v,
-            Err(e) => return AuthorizeOutcome::Failed(e.into()),
-        },
+    }
+    // `connection=NAME` (Auth0's parameter): only that one of the client's connections.
+    let only = match auth.extra.get("connection") {
         None => None,
-    };
-    // A session of a user who must still confirm their address is no sign-on.
-    let waits = |u: &store::users::User| {
-        s.connection(&connection)
-            .is_some_and(|c| verification::must_wait(c, u))
-    };
-    // Nor is a session of a blocked user (the block ended them; this is belt and braces).
-    let existing = existing.filter(|(_, u)| !waits(u) && !u.blocked);
-    match existing {
-        Some((sess, user)) if !auth.prompt.login && auth.accepts_auth_time(sess.auth_time, now) => {
-            if let Some(Err(_)) = session_key.map(|k| idp.limits.sso.charge(k, now)) {
-                let e = OAuthError::new(
-                    ErrorCode::TemporarilyUnavailable,
-                    "too many sign-ins with this session; try again in a minute",
+        Some(name) => match client.all_connections().find(|c| c.as_str() == name) {
+            Some(c) => Some(c.clone()),
+            None => {
+                let e = OAuthError::invalid_request(
+                    "connection is not one of this client's connections",
                 );
                 let to = error_location(s, &auth.redirect_uri, auth.state.as_deref(), &e);
                 return AuthorizeOutcome::Redirect(to);
             }
-            // The first login after accepting an invitation carries it (event.invitation).
-            let invitation = match (&sess.invitation, session_hash) {
-                (Some((id, signup)), Some(h)) => {
-                    let roles = invitation_roles(idp, id).await;
-                    Some((
-                        *signup,
-                        AcceptedInvitation {
-                            id: id.clone(),
-                            roles,
-                            session_hash: h,
-                        },
-                    ))
-                }
-                _ => None,
-            };
-            let how = Completion {
-                signup: invitation.as_ref().is_some_and(|(signup, _)| *signup),
-                ip: browser.ip,
-                session: SessionChange::Existing(sess.auth_time),
-                rehash: None,
-                tx_id: None,
-                replaces: None,
-                invitation: invitation.map(|(_, i)| i),
-            };
-            match login::complete(idp, &auth, client, user, how, now).await {
-                Ok(
-                    LoginOutcome::Completed { redirect, .. } | LoginOutcome::Denied { redirect },
-                ) => AuthorizeOutcome::Redirect(redirect),
-                Ok(LoginOutcome::AlreadyCompleted) => {
-                    AuthorizeOutcome::Failed(Refusal::AlreadyCompleted)
-                }
-                Err(e) => AuthorizeOutcome::Failed(e.into()),
-            }
+        },
+    };
+    let found = match live_session(idp, s, client, &browser, only.as_ref(), now).await {
+        Ok(f) => f,
+        Err(e) => return AuthorizeOutcome::Failed(e.into()),
+    };
+    match found {
+        Some(f) if !auth.prompt.login && auth.accepts_auth_time(f.session.auth_time, now) => {
+            single_sign_on(idp, s, &auth, client, f, browser.ip, now).await
         }
         _ if auth.prompt.none => {
             // OIDC Core 3.1.2.6: no usable session and no interaction allowed.
@@ -227,10 +197,128 @@ pub async fn authorize(idp: &Idp, p: &Params, browser: Browser<'_>, now: i64) ->
                 &e,
             ))
         }
-        _ => match transaction::park(idp, client, auth, browser.id, browser.ip, now).await {
-            Ok(page) => AuthorizeOutcome::Login(page),
-            Err(e) => AuthorizeOutcome::Failed(e.into()),
-        },
+        _ => interactive(idp, s, client, auth, only, &browser, now).await,
+    }
+}
+
+/// The first live session the browser holds in the client's connections (the database
+/// one first), of a user who may sign in without a form now.
+async fn live_session(
+    idp: &Idp,
+    s: &Settings,
+    client: &Client,
+    browser: &Browser<'_>,
+    only: Option<&ConnectionName>,
+    now: i64,
+) -> Result<Option<Found>, store::StoreError> {
+    for conn in client
+        .all_connections()
+        .filter(|c| only.is_none_or(|o| o == *c))
+    {
+        let Some((_, hash)) = browser.sessions.iter().find(|(c, _)| c == conn.as_str()) else {
+            continue;
+        };
+        let Some((session, user)) = session_user(idp, hash.clone(), conn.to_string(), now).await?
+        else {
+            continue;
+        };
+        // A user who must still confirm their address, or a blocked one (the block ended
+        // their sessions; this is belt and braces), is no sign-on.
+        let waits = s
+            .connection(conn)
+            .is_some_and(|c| verification::must_wait(c, &user));
+        if !waits && !user.blocked {
+            return Ok(Some(Found {
+                session,
+                user,
+                hash: hash.clone(),
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// A code by the session alone: charged to the session's SSO budget; the first login
+/// after an invitation carries it (event.invitation).
+async fn single_sign_on(
+    idp: &Idp,
+    s: &Settings,
+    auth: &AuthRequest,
+    client: &Client,
+    f: Found,
+    ip: Option<IpAddr>,
+    now: i64,
+) -> AuthorizeOutcome {
+    if idp.limits.sso.charge(session_key(&f.hash), now).is_err() {
+        let e = OAuthError::new(
+            ErrorCode::TemporarilyUnavailable,
+            "too many sign-ins with this session; try again in a minute",
+        );
+        let to = error_location(s, &auth.redirect_uri, auth.state.as_deref(), &e);
+        return AuthorizeOutcome::Redirect(to);
+    }
+    let invitation = match &f.session.invitation {
+        Some((id, signup)) => Some((
+            *signup,
+            AcceptedInvitation {
+                id: id.clone(),
+                roles: invitation_roles(idp, id).await,
+                session_hash: Some(f.hash.clone()),
+            },
+        )),
+        None => None,
+    };
+    let how = Completion {
+        signup: invitation.as_ref().is_some_and(|(signup, _)| *signup),
+        ip,
+        session: SessionChange::Existing(f.session.auth_time),
+        rehash: None,
+        tx_id: None,
+        replaces: None,
+        invitation: invitation.map(|(_, i)| i),
+        upstream: None,
+    };
+    match login::complete(idp, auth, client, f.user, how, now).await {
+        Ok(LoginOutcome::Completed { redirect, .. } | LoginOutcome::Denied { redirect }) => {
+            AuthorizeOutcome::Redirect(redirect)
+        }
+        Ok(LoginOutcome::AlreadyCompleted) => AuthorizeOutcome::Failed(Refusal::AlreadyCompleted),
+        Err(e) => AuthorizeOutcome::Failed(e.into()),
+    }
+}
+
+/// The user must sign in: park the request, then the hosted page, or straight to the
+/// upstream (`connection=` names one, or the client has no password form and one upstream).
+async fn interactive(
+    idp: &Idp,
+    s: &Settings,
+    client: &Client,
+    auth: AuthRequest,
+    only: Option<ConnectionName>,
+    browser: &Browser<'_>,
+    now: i64,
+) -> AuthorizeOutcome {
+    let straight = match (&only, &client.connection, client.upstreams.as_slice()) {
+        (Some(o), _, _) if client.upstreams.contains(o) => Some(o.clone()),
+        (None, None, [one]) => Some(one.clone()),
+        _ => None,
+    };
+    let (tx_id, page) =
+        match transaction::park(idp, client, auth, browser.id, browser.ip, now).await {
+            Ok(v) => v,
+            Err(e) => return AuthorizeOutcome::Failed(e.into()),
+        };
+    let Some(conn) = straight.and_then(|c| s.connection(&c)) else {
+        return AuthorizeOutcome::Login(page);
+    };
+    match upstream::start::start(idp, conn, &tx_id, browser.id, now).await {
+        Ok(url) => AuthorizeOutcome::Redirect(url),
+        Err(e) => {
+            tracing::warn!(connection = %conn.name, error = %e, "upstream unavailable");
+            AuthorizeOutcome::Unavailable {
+                client: Some(client.client_id.clone()),
+            }
+        }
     }
 }
 

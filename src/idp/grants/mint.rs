@@ -61,8 +61,9 @@ pub fn mint(s: &Settings, ring: &KeyRing, g: Grant<'_>, now: i64) -> Result<Mint
                 auth_time: g.auth_time,
                 nonce: g.nonce.map(str::to_owned),
                 at_hash: Some(ring.at_hash(&access_token)),
-                email: email.then(|| user.email.clone()),
-                email_verified: email.then_some(user.email_verified),
+                // An upstream user may have no address: then no email claim at all.
+                email: (email && !user.email.is_empty()).then(|| user.email.clone()),
+                email_verified: (email && !user.email.is_empty()).then_some(user.email_verified),
                 roles: user.roles.clone(),
                 extra: g.id_extra,
             };
