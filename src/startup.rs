@@ -102,7 +102,7 @@ impl Application {
             housekeeping: tokio::sync::Mutex::new(()),
         });
         let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
-        let metrics = web::Data::new(Metrics::new());
+        let metrics = web::Data::new(Metrics::new().with_writer(state.idp.store.writer_stats()));
         let server = run(listener, state.clone(), metrics.clone())?;
         let metrics_server = match &settings.metrics.listen {
             Some(addr) => Some(

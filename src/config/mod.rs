@@ -339,6 +339,8 @@ pub struct Settings {
     pub listen: String,
     pub data_dir: PathBuf,
     pub durability: crate::store::Durability,
+    /// SQLite writes allowed to wait for the writer (`[store] write_queue`).
+    pub write_queue: usize,
     /// PostgreSQL instead of SQLite (`[store] url`).
     pub store_url: Option<String>,
     pub tokens: TokenSettings,
@@ -375,6 +377,7 @@ impl Settings {
             None => crate::store::Location::Sqlite {
                 data_dir: self.data_dir.clone(),
                 durability: self.durability,
+                write_queue: self.write_queue,
             },
         }
     }
@@ -636,6 +639,7 @@ fn validate(c: &mut Checker, root: &mut toml::Table, config_dir: &Path) -> Optio
         listen: listen?,
         data_dir,
         durability: store.durability,
+        write_queue: store.write_queue,
         store_url: store.url,
         tokens,
         login,

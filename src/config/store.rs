@@ -1,4 +1,5 @@
-//! `[store]`: SQLite in `data_dir` (the default; `synchronous` sets how hard it syncs), or
+//! `[store]`: SQLite in `data_dir` (the default; `synchronous` sets how hard it syncs,
+//! `write_queue` how many writes may wait for its one writer), or
 //! PostgreSQL at `url` (`PORTICO_STORE_URL` overrides it, so credentials stay out of the
 //! file).
 
@@ -12,24 +13,28 @@ use crate::store::Durability;
 pub(super) struct RawStore {
     synchronous: Option<String>,
     url: Option<String>,
+    write_queue: Option<usize>,
 }
 
 pub(super) struct StoreSection {
     pub durability: Durability,
     pub url: Option<String>,
+    pub write_queue: usize,
 }
 
 pub(super) fn parse(c: &mut Checker, root: &mut toml::Table) -> StoreSection {
     let raw: RawStore = c.section(root, "store");
     let durability = match raw.synchronous.as_deref() {
-        None | Some("normal") => Durability::Normal,
-        Some("full") => Durability::Full,
+        // FULL: a commit is on disk before anything it wrote is acknowledged, so a power
+        // loss loses nothing acknowledged; group commit pays for the fsync (store::writer).
+        None | Some("full") => Durability::Full,
+        Some("normal") => Durability::Normal,
         Some(other) => {
             c.add(
                 "store",
                 format!("synchronous \"{other}\" must be \"normal\" or \"full\""),
             );
-            Durability::Normal
+            Durability::Full
         }
     };
     let url = raw.url.filter(|u| !u.trim().is_empty());
@@ -43,5 +48,13 @@ pub(super) fn parse(c: &mut Checker, root: &mut toml::Table) -> StoreSection {
             c.add("store", format!("url is not a valid PostgreSQL URL: {e}"));
         }
     }
-    StoreSection { durability, url }
+    let write_queue = raw.write_queue.unwrap_or(1024);
+    if write_queue == 0 {
+        c.add("store", "write_queue must be at least 1");
+    }
+    StoreSection {
+        durability,
+        url,
+        write_queue,
+    }
 }

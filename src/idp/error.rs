@@ -104,6 +104,9 @@ impl std::fmt::Display for OAuthError {
 
 impl From<StoreError> for OAuthError {
     fn from(e: StoreError) -> Self {
+        if matches!(e, StoreError::Busy) {
+            return Self::new(ErrorCode::TemporarilyUnavailable, "busy; retry in a moment");
+        }
         tracing::error!(error = %e, "store failure");
         Self::server_error()
     }
@@ -160,6 +163,9 @@ pub enum Refusal {
 
 impl From<StoreError> for Refusal {
     fn from(e: StoreError) -> Self {
+        if matches!(e, StoreError::Busy) {
+            return Refusal::Busy;
+        }
         tracing::error!(error = %e, "store failure");
         Refusal::ServerError
     }

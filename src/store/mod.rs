@@ -25,6 +25,7 @@ pub mod throttle;
 pub mod transactions;
 pub mod upstream_flows;
 pub mod users;
+pub mod writer;
 
 use db::args;
 pub use db::Db;
@@ -53,6 +54,12 @@ pub enum StoreError {
     /// A precondition failed inside a transaction: everything it wrote is rolled back.
     #[error("abandoned: {0}")]
     Aborted(&'static str),
+    /// The write queue is full: answer "busy, retry" at once (HTTP 503).
+    #[error("the store is busy; retry in a moment")]
+    Busy,
+    /// The batch this write was part of could not be committed.
+    #[error("the commit failed: {0}")]
+    Commit(String),
 }
 
 impl StoreError {
@@ -85,6 +92,8 @@ pub enum Location {
     Sqlite {
         data_dir: std::path::PathBuf,
         durability: Durability,
+        /// Writes allowed to wait for the writer; beyond, `StoreError::Busy`.
+        write_queue: usize,
     },
     /// A PostgreSQL URL (`postgres://...`).
     Postgres { url: String },
@@ -110,7 +119,8 @@ impl Store {
             Location::Sqlite {
                 data_dir,
                 durability,
-            } => Backend::Sqlite(sqlite::Sqlite::open(data_dir, *durability)?),
+                write_queue,
+            } => Backend::Sqlite(sqlite::Sqlite::open(data_dir, *durability, *write_queue)?),
             Location::Postgres { url } => Backend::Postgres(postgres::Postgres::open(url)?),
         };
         let store = Self { backend };
@@ -176,13 +186,26 @@ impl Store {
         self.blocking(move |s| s.read_now(f)).await
     }
 
-    /// One write transaction on the blocking pool: committed only if `f` succeeds.
+    /// One write transaction, committed only if `f` succeeds, and answered only once it
+    /// is durable. SQLite: through the one writer (group commit; `Busy` when its queue is
+    /// full); PostgreSQL: its own transaction on the blocking pool.
     pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Db<'_>) -> Result<T, StoreError> + Send + 'static,
     {
-        self.blocking(move |s| s.write_now(f)).await
+        match &self.backend {
+            Backend::Sqlite(b) => b.writer.write(f).await,
+            Backend::Postgres(_) => self.blocking(move |s| s.write_now(f)).await,
+        }
+    }
+
+    /// The SQLite writer's counters (queue, batches, commits); none on PostgreSQL.
+    pub fn writer_stats(&self) -> Option<std::sync::Arc<writer::WriterStats>> {
+        match &self.backend {
+            Backend::Sqlite(b) => Some(b.writer.stats.clone()),
+            Backend::Postgres(_) => None,
+        }
     }
 
     /// `f` in a write transaction that is rolled back (what a purge would delete, say).

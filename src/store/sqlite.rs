@@ -9,6 +9,7 @@ use rusqlite::TransactionBehavior;
 use rusqlite_migration::{Migrations, M};
 
 use super::db::Db;
+use super::writer::Writer;
 use super::{Durability, StoreError};
 
 fn migrations() -> Migrations<'static> {
@@ -85,17 +86,23 @@ fn private_files(data_dir: &Path, warn: bool) {
     }
 }
 
-/// A pool of connections to one database file.
+/// A pool of connections to one database file for reads (and the command line's
+/// writes), and the server's one writer (`writer`): every `write` goes through it.
 #[derive(Clone)]
 pub struct Sqlite {
     pool: r2d2::Pool<SqliteConnectionManager>,
+    pub(super) writer: std::sync::Arc<Writer>,
 }
 
 type Pooled = r2d2::PooledConnection<SqliteConnectionManager>;
 
 impl Sqlite {
     /// Create the data directory and the database if needed, and migrate to the latest schema.
-    pub fn open(data_dir: &Path, durability: Durability) -> Result<Self, StoreError> {
+    pub fn open(
+        data_dir: &Path,
+        durability: Durability,
+        write_queue: usize,
+    ) -> Result<Self, StoreError> {
         private_dir(data_dir)?;
         let path = data_dir.join("portico.db");
         let existed = path.exists();
@@ -108,6 +115,7 @@ impl Sqlite {
              PRAGMA busy_timeout = 5000; PRAGMA temp_store = MEMORY; \
              PRAGMA journal_size_limit = 67108864;"
         );
+        let writer_init = init.clone();
         let manager =
             SqliteConnectionManager::file(&path).with_init(move |c| c.execute_batch(&init));
         let pool = r2d2::Pool::builder()
@@ -120,7 +128,10 @@ impl Sqlite {
             migrations().to_latest(&mut conn)?;
         }
         private_files(data_dir, existed);
-        Ok(Self { pool })
+        let conn = rusqlite::Connection::open(&path)?;
+        conn.execute_batch(&writer_init)?;
+        let writer = std::sync::Arc::new(Writer::start(conn, write_queue)?);
+        Ok(Self { pool, writer })
     }
 
     fn conn(&self) -> Result<Pooled, StoreError> {
@@ -136,8 +147,10 @@ impl Sqlite {
         f(&mut Db::sqlite(&conn))
     }
 
-    /// `f` in one write transaction, committed only if `f` succeeds. BEGIN IMMEDIATE takes
-    /// the write lock up front, so two writers never deadlock on a read-to-write upgrade.
+    /// `f` in one write transaction on a pooled connection, committed only if `f`
+    /// succeeds: the command line's writes (the server's go through the writer). BEGIN
+    /// IMMEDIATE takes the write lock up front, so two writers never deadlock on a
+    /// read-to-write upgrade.
     pub fn write<T>(
         &self,
         f: impl FnOnce(&mut Db<'_>) -> Result<T, StoreError>,

@@ -11,7 +11,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use crate::crypto::{ct_eq, sha256};
 use crate::state::AppState;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
 #[derive(Clone)]
@@ -19,6 +19,9 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    /// SQLite's write queue depth, read from the writer at scrape time.
+    write_queue: IntGauge,
+    writer: Option<std::sync::Arc<crate::store::writer::WriterStats>>,
 }
 
 impl Metrics {
@@ -49,14 +52,40 @@ impl Metrics {
         let _ = registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ));
+        let write_queue = IntGauge::new(
+            "portico_sqlite_write_queue",
+            "SQLite writes waiting for the writer",
+        )
+        .unwrap_or_else(|_| unreachable!("static metric definition"));
         Self {
             registry,
             requests,
             latency,
+            write_queue,
+            writer: None,
         }
     }
 
+    /// Export the SQLite writer's queue depth, batch sizes and commit latency.
+    pub fn with_writer(
+        mut self,
+        stats: Option<std::sync::Arc<crate::store::writer::WriterStats>>,
+    ) -> Self {
+        if let Some(w) = &stats {
+            let _ = self.registry.register(Box::new(self.write_queue.clone()));
+            let _ = self.registry.register(Box::new(w.batch_sizes.clone()));
+            let _ = self.registry.register(Box::new(w.commit_seconds.clone()));
+        }
+        self.writer = stats;
+        self
+    }
+
     pub fn render(&self) -> Vec<u8> {
+        if let Some(w) = &self.writer {
+            let queued = w.queued.load(std::sync::atomic::Ordering::Relaxed);
+            self.write_queue
+                .set(i64::try_from(queued).unwrap_or(i64::MAX));
+        }
         let mut buf = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
         buf
