@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 mod replicas;
+mod round2;
 
 type Res<T> = Result<T, String>;
 
@@ -36,6 +37,7 @@ fn main() {
     let code = match args.first().map(String::as_str) {
         Some("argon2") => argon2_mode(&args[1..]),
         Some("run") => run_mode(&args[1..]),
+        Some("bare") => round2::bare_mode(&args[1..]),
         _ => {
             eprintln!("usage: portico-bench run --repo DIR [--server-cpus 0] [--load-cpus 1]\n       portico-bench argon2 --threads N --secs S");
             2
@@ -970,7 +972,7 @@ async fn run(
     let mut server = env.start("es256", &config, &es_data).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (idle, _) = mem_kib(server.pid());
-    let idle_limit = 30.0;
+    let idle_limit = 16.0;
     figures.push(Figure {
         name: "idle RSS".into(),
         value: mib(idle),
@@ -1000,34 +1002,16 @@ async fn run(
     }
 
     if phase("static") {
-        say("GET discovery / JWKS / client_credentials ES256");
-        figures.push(wrk_figure(
+        static_phase(
             env,
-            "GET discovery",
-            "/.well-known/openid-configuration",
-            None,
-            None,
-            30_000.0,
-            "prebuilt bytes",
-        ));
-        figures.push(wrk_figure(
-            env,
-            "GET JWKS",
-            "/.well-known/jwks.json",
-            None,
-            None,
-            30_000.0,
-            "prebuilt bytes",
-        ));
-        figures.push(wrk_figure(
-            env,
-            "client_credentials ES256",
-            "/token",
-            Some(cc_body),
-            Some(&worker_auth),
-            8_000.0,
-            "client_secret_basic",
-        ));
+            &server,
+            one_cpu.as_deref(),
+            cc_body,
+            &worker_auth,
+            figures,
+            info,
+        )
+        .await?;
     }
     if phase("login") {
         let l = Limits {
@@ -1099,6 +1083,124 @@ async fn run(
     if phase("postgres") {
         replicas::postgres_phase(env, &config, load_cpus, figures, info).await?;
     }
+    Ok(())
+}
+
+/// Discovery and JWKS against a bare actix-web server serving the same bytes and headers
+/// on the same core; client_credentials against the one-core ES256 signing bound.
+async fn static_phase(
+    env: &Env,
+    server: &Server,
+    one_cpu: Option<&str>,
+    cc_body: &str,
+    worker_auth: &str,
+    figures: &mut Vec<Figure>,
+    info: &mut BTreeMap<String, Value>,
+) -> Res<()> {
+    say("bare actix-web (1 worker): discovery and JWKS bytes");
+    let dir = env.out.join("bare");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let paths = [
+        ("discovery", "/.well-known/openid-configuration"),
+        ("jwks", "/.well-known/jwks.json"),
+    ];
+    for (name, path) in paths {
+        let (headers, body) = round2::snapshot(&server.base, path).await?;
+        let text: String = headers.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
+        std::fs::write(dir.join(format!("{name}.headers")), text).map_err(|e| e.to_string())?;
+        std::fs::write(dir.join(format!("{name}.body")), body).map_err(|e| e.to_string())?;
+    }
+    let bare_env = Env {
+        port: env.port + 19,
+        ..env.clone()
+    };
+    let me = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut bare = bare_env
+        .pinned(env.server_cpus.as_deref(), &me)
+        .args(["bare", "--port", &bare_env.port.to_string(), "--dir"])
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start the bare server: {e}"))?;
+    let http = client();
+    for _ in 0..200 {
+        let up = http
+            .get(format!("{}/.well-known/jwks.json", bare_env.base()))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().as_u16() == 200);
+        if up {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let mut bounds = Vec::new();
+    for (name, path) in paths {
+        let f = wrk_figure(
+            &bare_env,
+            &format!("bare actix-web: GET {name}"),
+            path,
+            None,
+            None,
+            0.0,
+            "the bound: 1 worker, same bytes and headers, same core",
+        );
+        bounds.push(f.value);
+        figures.push(Figure {
+            pass: None,
+            target: "-".into(),
+            ..f
+        });
+    }
+    let _ = bare.kill();
+    let _ = bare.wait();
+    say("GET discovery / JWKS / client_credentials ES256");
+    for ((label, path), bound) in [("GET discovery", paths[0].1), ("GET JWKS", paths[1].1)]
+        .into_iter()
+        .zip(bounds)
+    {
+        let mut f = wrk_figure(env, label, path, None, None, 30_000.0, "prebuilt bytes");
+        let min = 0.95 * bound;
+        f.target = format!(">= {min:.0}/s (95% of bare actix)");
+        f.note = format!(
+            "{}; {:.0}% of bare actix ({bound:.0}/s)",
+            f.note,
+            100.0 * f.value / bound.max(1e-9)
+        );
+        f.pass = Some(f.errors == 0 && f.value >= min);
+        figures.push(f);
+    }
+    let sign = round2::openssl_ecdsa_sign_rate(env, one_cpu);
+    if let Some(rate) = sign {
+        info.insert("openssl_ecdsa_p256_sign_per_s".into(), json!(round2(rate)));
+        figures.push(Figure {
+            name: "ECDSA P-256 sign, 1 core (openssl speed)".into(),
+            value: rate,
+            unit: "sign/s",
+            note: "bound for client_credentials (one ES256 signature per token)".into(),
+            ..Default::default()
+        });
+    }
+    let min_cc = sign.map_or(8_000.0, |r| 0.5 * r);
+    let mut f = wrk_figure(
+        env,
+        "client_credentials ES256",
+        "/token",
+        Some(cc_body),
+        Some(worker_auth),
+        min_cc,
+        "client_secret_basic",
+    );
+    if let Some(rate) = sign {
+        f.target = format!(">= {min_cc:.0}/s (50% of the sign bound)");
+        f.note = format!(
+            "{}; {:.0}% of the ES256 sign bound",
+            f.note,
+            100.0 * f.value / rate
+        );
+    }
+    figures.push(f);
     Ok(())
 }
 
@@ -1199,6 +1301,25 @@ async fn login_phase(server: &Server, secs: u64, l: &Limits, figures: &mut Vec<F
         )
         .await,
     );
+    say(&format!(
+        "sign-ups at concurrency {LOGIN_CONCURRENCY} for {secs} s"
+    ));
+    let signups = round2::signups_for(&server.base, LOGIN_CONCURRENCY, secs as f64).await;
+    let min = 0.9 * l.bound;
+    let mut f = rate_figure(
+        &format!("sign-up c={LOGIN_CONCURRENCY}"),
+        &signups,
+        min,
+        "authorize + page + POST /signup (argon2id + zxcvbn) + POST /token",
+    );
+    f.unit = "signup/s";
+    f.target = format!(">= {min:.1}/s (90% of {:.1})", l.bound);
+    f.note = format!(
+        "{}; {:.0}% of the argon2id bound",
+        f.note,
+        100.0 * signups.rate() / l.bound
+    );
+    figures.push(f);
 }
 
 /// `n` authorization codes minted through SSO (one password login per bench user).
@@ -1261,20 +1382,31 @@ async fn refresh_all(
     tokens: Vec<String>,
     concurrency: usize,
 ) -> Stats {
+    refresh_all_keeping(http, bases, tokens, concurrency)
+        .await
+        .0
+}
+
+/// `refresh_all`, and the new refresh tokens (to rotate again).
+async fn refresh_all_keeping(
+    http: &reqwest::Client,
+    bases: &[String],
+    tokens: Vec<String>,
+    concurrency: usize,
+) -> (Stats, Vec<String>) {
     let (http, bases) = (http.clone(), Arc::new(bases.to_vec()));
     let items: Vec<(usize, String)> = tokens.into_iter().enumerate().collect();
-    let (stats, _) = each_once(items, concurrency, move |(i, rt)| {
+    each_once(items, concurrency, move |(i, rt)| {
         let (http, bases) = (http.clone(), bases.clone());
         async move {
             let v = token(&http, &bases[i % bases.len()], refresh_body(&rt)).await?;
             v["refresh_token"]
                 .as_str()
-                .map(|_| ())
+                .map(str::to_owned)
                 .ok_or_else(|| "no refresh_token".to_owned())
         }
     })
-    .await;
-    stats
+    .await
 }
 
 /// Code exchange, refresh rotation and introspection, from prepared codes and tokens.
@@ -1313,13 +1445,42 @@ async fn token_phase(
     ));
     let access = issued.first().map(|(_, a)| a.clone());
     let tokens = issued.into_iter().map(|(r, _)| r).collect();
-    let refresh = refresh_all(http, std::slice::from_ref(&server.base), tokens, concurrency).await;
+    let (refresh, rotated) = refresh_all_keeping(
+        http,
+        std::slice::from_ref(&server.base),
+        tokens,
+        concurrency,
+    )
+    .await;
     figures.push(rate_figure(
         "refresh_token rotation",
         &refresh,
         2_000.0,
         &format!("each token used once; {concurrency} in flight"),
     ));
+    // The durability issue's figure: 32 in flight, FULL durability (group commit).
+    say(&format!(
+        "refresh rotation: {} tokens, 32 in flight",
+        rotated.len()
+    ));
+    let (r32, _) = refresh_all_keeping(http, std::slice::from_ref(&server.base), rotated, 32).await;
+    let baseline = std::env::var("BENCH_REFRESH_BASELINE")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok());
+    let min = baseline.map_or(0.0, |b| 3.0 * b);
+    let mut f = rate_figure(
+        "refresh_token rotation c=32",
+        &r32,
+        min,
+        "each token used once; 32 in flight",
+    );
+    let p99 = r32.pct_ms(0.99).unwrap_or(f64::INFINITY);
+    f.target = match baseline {
+        Some(b) => format!(">= {min:.0}/s (3 x {b:.0}, NORMAL before), p99 <= 20 ms"),
+        None => "p99 <= 20 ms".into(),
+    };
+    f.pass = Some(f.pass == Some(true) && p99 <= 20.0);
+    figures.push(f);
 
     say("introspection");
     let Some(at) = access else {

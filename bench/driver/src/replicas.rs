@@ -21,7 +21,8 @@ fn cpu_secs(pids: &[u32]) -> (Vec<f64>, f64) {
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if name.bytes().all(|b| b.is_ascii_digit()) {
-                let comm = std::fs::read_to_string(format!("/proc/{name}/comm")).unwrap_or_default();
+                let comm =
+                    std::fs::read_to_string(format!("/proc/{name}/comm")).unwrap_or_default();
                 if comm.trim() == "postgres" {
                     pg += ticks(&name);
                 }

@@ -87,7 +87,9 @@ struct Cached {
 /// The upstreams' discovery documents (with their JWKS), cached per issuer, and the HTTP
 /// client that talks to them (no redirects followed: no SSRF through a 30x).
 pub struct Upstreams {
-    http: reqwest::Client,
+    /// Built on first use: a TLS client loads the CA store (megabytes a server without
+    /// upstream connections never needs).
+    http: std::sync::OnceLock<reqwest::Client>,
     cache: Mutex<HashMap<String, Cached>>,
 }
 
@@ -99,19 +101,20 @@ impl Default for Upstreams {
 
 impl Upstreams {
     pub fn new() -> Self {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(std::time::Duration::from_secs(10))
-            .build()
-            .unwrap_or_default();
         Self {
-            http,
+            http: std::sync::OnceLock::new(),
             cache: Mutex::new(HashMap::new()),
         }
     }
 
     pub fn http(&self) -> &reqwest::Client {
-        &self.http
+        self.http.get_or_init(|| {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(std::time::Duration::from_secs(10))
+                .build()
+                .unwrap_or_default()
+        })
     }
 
     fn cached(&self, issuer: &str, now: i64, max_age: i64) -> Option<Metadata> {
@@ -140,7 +143,7 @@ impl Upstreams {
         }
         let issuer = IssuerUrl::new(u.issuer.clone())
             .map_err(|e| UpstreamError::Unreachable(e.to_string()))?;
-        let metadata = Metadata::discover_async(issuer, &self.http)
+        let metadata = Metadata::discover_async(issuer, self.http())
             .await
             .map_err(|e| UpstreamError::Unreachable(format!("discovery: {e}")))?;
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
