@@ -6,7 +6,7 @@ use std::sync::Arc;
 use clap::Subcommand;
 
 use super::{load, now, rfc3339, ConfigArg, Failure};
-use crate::config;
+use crate::config::{self, Settings};
 use crate::domain::Email;
 use crate::idp::account::delivery;
 use crate::idp::invitations::{self, NewInvitation, DEFAULT_TTL_DAYS};
@@ -119,33 +119,7 @@ pub fn run(action: InviteAction, out: &mut dyn std::io::Write) -> Result<(), Fai
                 }
             }
         }
-        InviteAction::List { client, .. } => {
-            let (store, _) = crate::startup::open_store_and_secrets(&s)?;
-            let mut cursor: Option<(i64, String)> = None;
-            loop {
-                let after = cursor.as_ref().map(|(t, i)| (*t, i.as_str()));
-                let page = store
-                    .read_now(|db| store::invitations::page(db, client.as_deref(), after, 100))?;
-                for i in &page {
-                    writeln!(
-                        out,
-                        "{}\t{}\t{}\troles={}\t{}\texpires {}",
-                        i.id,
-                        i.client_id,
-                        i.email,
-                        i.roles.join(","),
-                        i.state(now),
-                        rfc3339(i.expires_at)
-                    )?;
-                }
-                match page.last() {
-                    Some(last) if page.len() == 100 => {
-                        cursor = Some((last.created_at, last.id.clone()))
-                    }
-                    _ => break,
-                }
-            }
-        }
+        InviteAction::List { client, .. } => list(&s, client.as_deref(), now, out)?,
         InviteAction::Revoke { id, .. } => {
             let idp = open_idp(Arc::new(s), now)?;
             if !runtime.block_on(invitations::revoke(&idp, &id, Actor::CommandLine, now))? {
@@ -155,4 +129,35 @@ pub fn run(action: InviteAction, out: &mut dyn std::io::Write) -> Result<(), Fai
         }
     }
     Ok(())
+}
+
+/// Every invitation (of one client), newest first, a page of 100 at a time.
+fn list(
+    s: &Settings,
+    client: Option<&str>,
+    now: i64,
+    out: &mut dyn std::io::Write,
+) -> Result<(), Failure> {
+    let (store, _) = crate::startup::open_store_and_secrets(s)?;
+    let mut cursor: Option<(i64, String)> = None;
+    loop {
+        let after = cursor.as_ref().map(|(t, i)| (*t, i.as_str()));
+        let page = store.read_now(|db| store::invitations::page(db, client, after, 100))?;
+        for i in &page {
+            writeln!(
+                out,
+                "{}\t{}\t{}\troles={}\t{}\texpires {}",
+                i.id,
+                i.client_id,
+                i.email,
+                i.roles.join(","),
+                i.state(now),
+                rfc3339(i.expires_at)
+            )?;
+        }
+        match page.last() {
+            Some(last) if page.len() == 100 => cursor = Some((last.created_at, last.id.clone())),
+            _ => return Ok(()),
+        }
+    }
 }

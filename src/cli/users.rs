@@ -160,33 +160,8 @@ pub fn run(action: UsersAction, out: &mut dyn std::io::Write) -> Result<(), Fail
             password_stdin,
             roles,
             ..
-        } => {
-            connection_of(&s, &connection)?;
-            let email = email(&e)?;
-            check_roles(&roles)?;
-            if !password_stdin {
-                return Err(Failure(
-                    "give the password with --password-stdin (never on the command line)".into(),
-                ));
-            }
-            let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line)?;
-            let password = Password::new(line.trim_end_matches(['\n', '\r']).to_owned());
-            let u = create(s, &connection, &email, &password, &roles, now)?;
-            writeln!(out, "created {} in {} (sub {})", u.email, connection, u.id)?;
-        }
-        UsersAction::List { connection, .. } => {
-            connection_of(&s, &connection)?;
-            for u in store_of(&s)?.read_now(|db| store::users::list(db, &connection))? {
-                let (roles, created) = (u.roles.join(","), rfc3339(u.created_at));
-                let logins = u.logins_count;
-                writeln!(
-                    out,
-                    "{}\t{}\troles={roles}\tlogins={logins}\tcreated {created}",
-                    u.id, u.email
-                )?;
-            }
-        }
+        } => create_cmd(s, &connection, &e, password_stdin, &roles, now, out)?,
+        UsersAction::List { connection, .. } => list_cmd(&s, &connection, out)?,
         UsersAction::Delete {
             connection,
             email: e,
@@ -312,6 +287,47 @@ fn send_reset(
         0 => format!("sent a reset link to {email} (valid for {} minutes)", idp.settings().email.as_ref().map_or(30, |e| e.reset_ttl / 60)),
         _ => format!("queued a reset link for {email}; the mail relay did not take it yet, a running server retries"),
     })
+}
+
+/// `users list`: a line per user of the connection.
+fn list_cmd(s: &Settings, connection: &str, out: &mut dyn std::io::Write) -> Result<(), Failure> {
+    connection_of(s, connection)?;
+    for u in store_of(s)?.read_now(|db| store::users::list(db, connection))? {
+        let (roles, created) = (u.roles.join(","), rfc3339(u.created_at));
+        let logins = u.logins_count;
+        writeln!(
+            out,
+            "{}\t{}\troles={roles}\tlogins={logins}\tcreated {created}",
+            u.id, u.email
+        )?;
+    }
+    Ok(())
+}
+
+/// `users create`: the password from one line of standard input, never an argument.
+fn create_cmd(
+    s: Settings,
+    connection: &str,
+    e: &str,
+    password_stdin: bool,
+    roles: &[String],
+    now: i64,
+    out: &mut dyn std::io::Write,
+) -> Result<(), Failure> {
+    connection_of(&s, connection)?;
+    let email = email(e)?;
+    check_roles(roles)?;
+    if !password_stdin {
+        return Err(Failure(
+            "give the password with --password-stdin (never on the command line)".into(),
+        ));
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let password = Password::new(line.trim_end_matches(['\n', '\r']).to_owned());
+    let u = create(s, connection, &email, &password, roles, now)?;
+    writeln!(out, "created {} in {} (sub {})", u.email, connection, u.id)?;
+    Ok(())
 }
 
 /// Block or unblock through the core (the same path as the admin API).

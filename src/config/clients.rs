@@ -133,17 +133,7 @@ fn validate_client(
     );
     let name = rc.name.unwrap_or_else(|| client_id.to_string());
     let branding = branding(&mut e, rc.branding.unwrap_or_default(), &name);
-    let initiate_login_uri = rc.initiate_login_uri.filter(|u| {
-        // OIDC Core 4: an https URL (http only for local development, like redirect URIs).
-        let ok = RedirectUri::parse(u).is_ok()
-            && (u.starts_with("https://") || u.starts_with("http://"));
-        if !ok {
-            e.add(format!(
-                "initiate_login_uri \"{u}\" must be an absolute http(s) URL"
-            ));
-        }
-        ok
-    });
+    let initiate_login_uri = initiate_login_uri(&mut e, rc.initiate_login_uri);
     let admin_scopes = admin_scopes(&mut e, rc.admin_scopes, client_type, &grant_types);
     Some(Client {
         client_id,
@@ -160,6 +150,20 @@ fn validate_client(
         initiate_login_uri,
         admin_scopes,
         upstreams,
+    })
+}
+
+/// OIDC Core 4: an absolute http(s) URL (http for local development, like redirect URIs).
+fn initiate_login_uri(e: &mut Entry<'_>, uri: Option<String>) -> Option<String> {
+    uri.filter(|u| {
+        let ok = RedirectUri::parse(u).is_ok()
+            && (u.starts_with("https://") || u.starts_with("http://"));
+        if !ok {
+            e.add(format!(
+                "initiate_login_uri \"{u}\" must be an absolute http(s) URL"
+            ));
+        }
+        ok
     })
 }
 

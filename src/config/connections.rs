@@ -50,47 +50,8 @@ pub(super) fn parse(c: &mut Checker, root: &mut toml::Table, mail: bool) -> Vec<
                 "password_min_length must be between 8 and 128 (NIST SP 800-63B)",
             );
         }
-        // With mail, verification is optional and reset on unless the entry says
-        // otherwise (Auth0's and Keycloak's defaults); without it both are off.
-        let email_verification = match rc.email_verification.as_deref() {
-            None if mail => EmailVerification::Optional,
-            None | Some("off") => EmailVerification::Off,
-            Some("optional") => EmailVerification::Optional,
-            Some("required") => EmailVerification::Required,
-            Some(other) => {
-                c.add(
-                    &label,
-                    format!("email_verification \"{other}\" must be \"off\", \"optional\" or \"required\""),
-                );
-                EmailVerification::Off
-            }
-        };
-        if email_verification != EmailVerification::Off && !mail {
-            c.add(
-                &label,
-                "email_verification needs an [email] section to send the links",
-            );
-        }
-        if rc.password_reset == Some(true) && !mail {
-            c.add(
-                &label,
-                "password_reset needs an [email] section to send the links",
-            );
-        }
-        let signup = match &rc.signup {
-            None | Some(toml::Value::Boolean(false)) => Signup::Off,
-            Some(toml::Value::Boolean(true)) => Signup::Open,
-            Some(toml::Value::String(v)) if v == "open" => Signup::Open,
-            Some(toml::Value::String(v)) if v == "invite" => Signup::Invite,
-            Some(toml::Value::String(v)) if v == "off" => Signup::Off,
-            Some(other) => {
-                c.add(
-                    &label,
-                    format!("signup {other} must be \"open\", \"invite\" or \"off\" (true/false also work)"),
-                );
-                Signup::Off
-            }
-        };
+        let email_verification = email_verification(c, &label, &rc, mail);
+        let signup = signup(c, &label, rc.signup.as_ref());
         let upstream = match rc.kind.as_deref() {
             None | Some("database") => None,
             Some("oidc") => upstream(c, &label, &rc, &name),
@@ -122,6 +83,64 @@ pub(super) fn parse(c: &mut Checker, root: &mut toml::Table, mail: bool) -> Vec<
     }
 
     connections
+}
+
+/// With mail, verification is optional and reset on unless the entry says otherwise
+/// (Auth0's and Keycloak's defaults); without it both are off.
+fn email_verification(
+    c: &mut Checker,
+    label: &str,
+    rc: &RawConnection,
+    mail: bool,
+) -> EmailVerification {
+    let v = match rc.email_verification.as_deref() {
+        None if mail => EmailVerification::Optional,
+        None | Some("off") => EmailVerification::Off,
+        Some("optional") => EmailVerification::Optional,
+        Some("required") => EmailVerification::Required,
+        Some(other) => {
+            c.add(
+                label,
+                format!(
+                    "email_verification \"{other}\" must be \"off\", \"optional\" or \"required\""
+                ),
+            );
+            EmailVerification::Off
+        }
+    };
+    if v != EmailVerification::Off && !mail {
+        c.add(
+            label,
+            "email_verification needs an [email] section to send the links",
+        );
+    }
+    if rc.password_reset == Some(true) && !mail {
+        c.add(
+            label,
+            "password_reset needs an [email] section to send the links",
+        );
+    }
+    v
+}
+
+/// `signup`: "open", "invite" or "off" (true and false still mean open and off).
+fn signup(c: &mut Checker, label: &str, v: Option<&toml::Value>) -> Signup {
+    match v {
+        None | Some(toml::Value::Boolean(false)) => Signup::Off,
+        Some(toml::Value::Boolean(true)) => Signup::Open,
+        Some(toml::Value::String(v)) if v == "open" => Signup::Open,
+        Some(toml::Value::String(v)) if v == "invite" => Signup::Invite,
+        Some(toml::Value::String(v)) if v == "off" => Signup::Off,
+        Some(other) => {
+            c.add(
+                label,
+                format!(
+                    "signup {other} must be \"open\", \"invite\" or \"off\" (true/false also work)"
+                ),
+            );
+            Signup::Off
+        }
+    }
 }
 
 /// The relying-party side of an upstream connection; every problem named by key.
@@ -159,30 +178,7 @@ fn upstream(
             "client_id is required for kind = \"oidc\" (Portico's id at the upstream)",
         );
     }
-    let secret = match (&rc.client_secret, &rc.client_secret_env) {
-        (Some(_), Some(_)) => {
-            c.add(label, "give client_secret or client_secret_env, not both");
-            None
-        }
-        (Some(s), None) => Some(s.clone()),
-        (None, Some(var)) => match std::env::var(var) {
-            Ok(v) if !v.is_empty() => Some(v),
-            _ => {
-                c.add(
-                    label,
-                    format!("client_secret_env: the environment variable {var} is not set"),
-                );
-                None
-            }
-        },
-        (None, None) => {
-            c.add(
-                label,
-                "client_secret (or client_secret_env) is required for kind = \"oidc\"",
-            );
-            None
-        }
-    };
+    let secret = secret(c, label, rc);
     let scopes = rc
         .scopes
         .clone()
@@ -213,4 +209,33 @@ fn upstream(
         icon: rc.icon.clone(),
         trust_email: rc.trust_email,
     })
+}
+
+/// `client_secret`, or the environment variable `client_secret_env` names (kept out of
+/// the file).
+fn secret(c: &mut Checker, label: &str, rc: &RawConnection) -> Option<String> {
+    match (&rc.client_secret, &rc.client_secret_env) {
+        (Some(_), Some(_)) => {
+            c.add(label, "give client_secret or client_secret_env, not both");
+            None
+        }
+        (Some(s), None) => Some(s.clone()),
+        (None, Some(var)) => match std::env::var(var) {
+            Ok(v) if !v.is_empty() => Some(v),
+            _ => {
+                c.add(
+                    label,
+                    format!("client_secret_env: the environment variable {var} is not set"),
+                );
+                None
+            }
+        },
+        (None, None) => {
+            c.add(
+                label,
+                "client_secret (or client_secret_env) is required for kind = \"oidc\"",
+            );
+            None
+        }
+    }
 }

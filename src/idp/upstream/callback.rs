@@ -183,63 +183,15 @@ async fn context<'s>(
     caller: &Caller<'_>,
     now: i64,
 ) -> Result<Context<'s>, CallbackOutcome> {
-    let Some(state) = p.state.as_deref() else {
-        return Err(page(400, EXPIRED, None));
+    let (flow, state_hash) = round_trip(idp, connection, p, caller, now).await?;
+    let refused = |e: StoreError| CallbackOutcome::Refused {
+        refusal: e.into(),
+        client: None,
     };
-    let state_hash = token_hash(state);
-    let key = state_hash.clone();
-    let flow = match idp
-        .store
-        .write(move |db| upstream_flows::take(db, &key))
+    let loaded = transaction::load(idp, &flow.tx_id, now)
         .await
-    {
-        Ok(Some(f)) => f,
-        Ok(None) => return Err(page(400, EXPIRED, None)),
-        Err(e) => {
-            return Err(CallbackOutcome::Refused {
-                refusal: e.into(),
-                client: None,
-            })
-        }
-    };
-    if flow.connection != connection {
-        record(
-            idp,
-            connection,
-            None,
-            caller.ip,
-            "a response for another connection (mix-up)".into(),
-            now,
-        )
-        .await;
-        return Err(page(400, EXPIRED, None));
-    }
-    if flow.expires_at <= now {
-        return Err(page(400, EXPIRED, None));
-    }
-    // RFC 9700 2.1: only the browser that left for the upstream may come back with it.
-    if caller.browser.map(token_hash).as_deref() != Some(flow.browser.as_str()) {
-        record(
-            idp,
-            connection,
-            None,
-            caller.ip,
-            "the callback came to another browser".into(),
-            now,
-        )
-        .await;
-        return Err(page(400, OTHER_BROWSER, None));
-    }
-    let loaded = match transaction::load(idp, &flow.tx_id, now).await {
-        Ok(Some(l)) => l,
-        Ok(None) => return Err(page(400, EXPIRED, None)),
-        Err(e) => {
-            return Err(CallbackOutcome::Refused {
-                refusal: e.into(),
-                client: None,
-            })
-        }
-    };
+        .map_err(refused)?
+        .ok_or_else(|| page(400, EXPIRED, None))?;
     let auth = loaded.parked.auth;
     let client = s
         .client(auth.client_id.as_str())
@@ -267,6 +219,50 @@ async fn context<'s>(
         nonce: flow.nonce,
         verifier: String::from_utf8_lossy(&verifier).into_owned(),
     })
+}
+
+/// The round trip `state` names, taken once: it must be this connection's, live, and
+/// back in the browser that left (RFC 9700 2.1).
+async fn round_trip(
+    idp: &Idp,
+    connection: &str,
+    p: &CallbackParams,
+    caller: &Caller<'_>,
+    now: i64,
+) -> Result<(upstream_flows::Flow, String), CallbackOutcome> {
+    let Some(state) = p.state.as_deref() else {
+        return Err(page(400, EXPIRED, None));
+    };
+    let state_hash = token_hash(state);
+    let key = state_hash.clone();
+    let flow = match idp
+        .store
+        .write(move |db| upstream_flows::take(db, &key))
+        .await
+    {
+        Ok(Some(f)) => f,
+        Ok(None) => return Err(page(400, EXPIRED, None)),
+        Err(e) => {
+            return Err(CallbackOutcome::Refused {
+                refusal: e.into(),
+                client: None,
+            })
+        }
+    };
+    let refused = |why: &'static str, message| async move {
+        record(idp, connection, None, caller.ip, why.to_owned(), now).await;
+        Err(page(400, message, None))
+    };
+    if flow.connection != connection {
+        return refused("a response for another connection (mix-up)", EXPIRED).await;
+    }
+    if flow.expires_at <= now {
+        return Err(page(400, EXPIRED, None));
+    }
+    if caller.browser.map(token_hash).as_deref() != Some(flow.browser.as_str()) {
+        return refused("the callback came to another browser", OTHER_BROWSER).await;
+    }
+    Ok((flow, state_hash))
 }
 
 /// Audit, consume the login transaction, and send `access_denied` to the client.
@@ -386,6 +382,33 @@ enum Provisioned {
     NotAllowed(&'static str),
 }
 
+/// Who the upstream says signed in, as Portico keys and trusts it.
+struct Identity {
+    /// `issuer|subject`: the key, never the address.
+    subject: String,
+    email: String,
+    /// Copied to the user: the upstream verified it and the operator trusts that.
+    verified: bool,
+    /// The upstream verified the address (an invitation may be claimed with it).
+    upstream_verified: bool,
+}
+
+impl Identity {
+    fn of(claims: &Claims, upstream: &Upstream) -> Self {
+        let email = claims
+            .email()
+            .map(|e| e.as_str().trim().to_lowercase())
+            .unwrap_or_default();
+        let upstream_verified = claims.email_verified() == Some(true);
+        Self {
+            subject: format!("{}|{}", claims.issuer().as_str(), claims.subject().as_str()),
+            verified: upstream.trust_email && upstream_verified && !email.is_empty(),
+            upstream_verified,
+            email,
+        }
+    }
+}
+
 async fn sign_in(
     idp: &Idp,
     ctx: &Context<'_>,
@@ -393,14 +416,7 @@ async fn sign_in(
     caller: &Caller<'_>,
     now: i64,
 ) -> CallbackOutcome {
-    let subject = format!("{}|{}", claims.issuer().as_str(), claims.subject().as_str());
-    let email = claims
-        .email()
-        .map(|e| e.as_str().trim().to_lowercase())
-        .unwrap_or_default();
-    let upstream_verified = claims.email_verified() == Some(true);
-    // The upstream's word on the address counts only where the operator trusts it.
-    let verified = ctx.upstream.trust_email && upstream_verified && !email.is_empty();
+    let who = Identity::of(&claims, ctx.upstream);
     let upstream_claims = serde_json::to_value(&claims).unwrap_or_default();
     let (conn, client_id, signup) = (
         ctx.connection.name.to_string(),
@@ -409,19 +425,7 @@ async fn sign_in(
     );
     let done = idp
         .store
-        .write(move |db| {
-            provision(
-                db,
-                &conn,
-                &client_id,
-                signup,
-                &subject,
-                &email,
-                verified,
-                upstream_verified,
-                now,
-            )
-        })
+        .write(move |db| provision(db, &conn, &client_id, signup, &who, now))
         .await;
     let (user, is_new, invitation) = match done {
         Ok(Provisioned::Existing(u)) => (u, false, None),
@@ -437,12 +441,14 @@ async fn sign_in(
         }
     };
     if user.blocked {
+        let why = format!("{} is blocked", user.id);
+        let client = Some(ctx.client.client_id.as_str());
         record(
             idp,
             ctx.connection.name.as_str(),
-            Some(ctx.client.client_id.as_str()),
+            client,
             caller.ip,
-            format!("{} is blocked", user.id),
+            why,
             now,
         )
         .await;
@@ -451,6 +457,37 @@ async fn sign_in(
             client: Some(ctx.client.client_id.clone()),
         };
     }
+    let signed_in = SignedIn {
+        user,
+        is_new,
+        invitation,
+        upstream_claims,
+    };
+    complete(idp, ctx, signed_in, caller, now).await
+}
+
+/// The user the callback found or made, and what the rules should see.
+struct SignedIn {
+    user: User,
+    is_new: bool,
+    invitation: Option<AcceptedInvitation>,
+    upstream_claims: serde_json::Value,
+}
+
+/// The original authorization request completes (rules, code, session).
+async fn complete(
+    idp: &Idp,
+    ctx: &Context<'_>,
+    done: SignedIn,
+    caller: &Caller<'_>,
+    now: i64,
+) -> CallbackOutcome {
+    let SignedIn {
+        user,
+        is_new,
+        invitation,
+        upstream_claims,
+    } = done;
     let how = Completion {
         signup: is_new,
         ip: caller.ip,
@@ -478,20 +515,17 @@ async fn sign_in(
 }
 
 /// Find the user of (connection, issuer|subject), or make one as `signup` allows.
-#[allow(clippy::too_many_arguments)]
 fn provision(
     db: &mut Db<'_>,
     connection: &str,
     client_id: &str,
     signup: Signup,
-    subject: &str,
-    email: &str,
-    verified: bool,
-    upstream_verified: bool,
+    who: &Identity,
     now: i64,
 ) -> Result<Provisioned, StoreError> {
+    let (subject, email) = (who.subject.as_str(), who.email.as_str());
     if let Some(u) = users::find_by_upstream(db, connection, subject)? {
-        users::set_upstream_profile(db, &u.id, email, verified, now)?;
+        users::set_upstream_profile(db, &u.id, email, who.verified, now)?;
         return Ok(Provisioned::Existing(users::get(db, &u.id)?.unwrap_or(u)));
     }
     let invitation = match signup {
@@ -503,7 +537,7 @@ fn provision(
         Signup::Open => None,
         // An invitation goes to an address: only an address the upstream verified may
         // claim it (an unverified one is anybody's to type).
-        Signup::Invite if !upstream_verified || email.is_empty() => {
+        Signup::Invite if !who.upstream_verified || email.is_empty() => {
             return Ok(Provisioned::NotAllowed(
                 "no verified address to match an invitation",
             ))
@@ -521,7 +555,7 @@ fn provision(
         .as_ref()
         .map(|i| i.roles.clone())
         .unwrap_or_default();
-    let user = users::create_upstream(db, connection, subject, email, verified, &roles, now)?;
+    let user = users::create_upstream(db, connection, subject, email, who.verified, &roles, now)?;
     let ev = audit::Event {
         connection: Some(connection),
         user_id: Some(&user.id),
