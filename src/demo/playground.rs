@@ -87,6 +87,8 @@ impl Playground {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(std::time::Duration::from_secs(10))
+                // Under Portico's own keep-alive (5 s), see idp::upstream.
+                .pool_idle_timeout(std::time::Duration::from_secs(3))
                 .build()
                 .unwrap_or_default(),
             pending: Mutex::new(HashMap::new()),

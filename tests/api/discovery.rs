@@ -6,10 +6,7 @@ use openidconnect::IssuerUrl;
 use crate::helpers::{spawn_app, TestApp};
 
 fn rp_http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    crate::helpers::http_builder().build().unwrap()
 }
 
 async fn discover(base: &str) -> CoreProviderMetadata {

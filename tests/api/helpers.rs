@@ -164,12 +164,17 @@ impl std::ops::Deref for TestApp {
     }
 }
 
-pub fn new_http() -> reqwest::Client {
+/// A client that follows no redirects and drops idle connections after a second, well
+/// before the server's keep-alive (5 s) closes them: a POST sent on a connection the
+/// server is closing at that instant fails with IncompleteMessage and is not retried.
+pub fn http_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
-        .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+        .pool_idle_timeout(std::time::Duration::from_secs(1))
+}
+
+pub fn new_http() -> reqwest::Client {
+    http_builder().cookie_store(true).build().unwrap()
 }
 
 /// The standard test server: BASE_CONFIG, ES256, a fresh data directory.
@@ -451,9 +456,8 @@ impl TestApp {
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert("x-forwarded-for", ip.parse().unwrap());
         Browser {
-            http: reqwest::Client::builder()
+            http: http_builder()
                 .cookie_store(true)
-                .redirect(reqwest::redirect::Policy::none())
                 .default_headers(headers)
                 .build()
                 .unwrap(),
@@ -466,11 +470,7 @@ impl TestApp {
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert("x-forwarded-for", ip.parse().unwrap());
         Browser {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .default_headers(headers)
-                .build()
-                .unwrap(),
+            http: http_builder().default_headers(headers).build().unwrap(),
             base: self.base.clone(),
         }
     }

@@ -219,8 +219,7 @@ async fn customer_resets_a_forgotten_password_in_the_browser() {
         let r = refresh(&http, "customers-web", &old_refresh, &[]).await;
         assert_eq!(oauth_error(r, 400).await, "invalid_grant");
         // The old SSO session is gone.
-        let r = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
+        let r = http_builder()
             .build()
             .unwrap()
             .get(authorize_url(&base, "customers-web", "st-r3", &pkce()))

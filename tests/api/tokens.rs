@@ -19,10 +19,7 @@ use crate::helpers::*;
 
 /// The relying party's HTTP client: no cookies, no redirects followed.
 fn rp_http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    crate::helpers::http_builder().build().unwrap()
 }
 
 /// The whole authorization code flow with the `openidconnect` crate as the relying party,

@@ -430,6 +430,8 @@ impl VerifierBuilder {
             None => reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .connect_timeout(Duration::from_secs(5))
+                // Idle connections go before a typical server keep-alive (5 s) ends them.
+                .pool_idle_timeout(Duration::from_secs(3))
                 .build()
                 .map_err(|error| BuildError::HttpClient(error.to_string()))?,
         };

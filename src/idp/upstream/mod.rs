@@ -112,6 +112,9 @@ impl Upstreams {
             reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(std::time::Duration::from_secs(10))
+                // Drop idle connections before a typical server keep-alive (5 s) does:
+                // a POST sent on a connection the server is closing fails, not retried.
+                .pool_idle_timeout(std::time::Duration::from_secs(3))
                 .build()
                 .unwrap_or_default()
         })
