@@ -25,10 +25,50 @@ struct IssOnly {
 struct ActiveKey {
     kid: String,
     alg: SigningAlg,
-    signer: Box<dyn JwsSigner>,
+    signer: Signer,
     /// base64url of the JOSE header for `typ: at+jwt` and for `typ: JWT`.
     at_header: String,
     jwt_header: String,
+}
+
+/// How the active key signs. ES256, the default, signs the SHA-256 of the input with
+/// ECDSA directly: josekit's signer builds an OpenSSL 3 `EVP_DigestSign` context (a
+/// provider fetch) and DER-decodes the result on every token, about a sixth of a
+/// client_credentials request in the profile (README, Benchmarks). Same key, same
+/// JWS (RFC 7518 3.4: R and S as 32 big-endian bytes each); josekit verifies it.
+enum Signer {
+    Es256(openssl::ec::EcKey<openssl::pkey::Private>),
+    Jose(Box<dyn JwsSigner>),
+}
+
+impl Signer {
+    fn new(alg: SigningAlg, pem: &[u8]) -> Result<Self, KeyError> {
+        Ok(match alg {
+            SigningAlg::Es256 => Signer::Es256(
+                openssl::pkey::PKey::private_key_from_pem(pem)
+                    .and_then(|k| k.ec_key())
+                    .map_err(|e| KeyError::Jose(josekit::JoseError::InvalidKeyFormat(e.into())))?,
+            ),
+            SigningAlg::Rs256 => Signer::Jose(Box::new(RS256.signer_from_pem(pem)?)),
+            SigningAlg::EdDsa => Signer::Jose(Box::new(EdDSA.signer_from_pem(pem)?)),
+        })
+    }
+
+    fn sign(&self, input: &[u8]) -> Result<Vec<u8>, KeyError> {
+        match self {
+            Signer::Es256(key) => {
+                let digest = sha2::Sha256::digest(input);
+                let fail = |e: openssl::error::ErrorStack| {
+                    KeyError::Jose(josekit::JoseError::InvalidSignature(e.into()))
+                };
+                let sig = openssl::ecdsa::EcdsaSig::sign(&digest, key).map_err(fail)?;
+                let mut out = sig.r().to_vec_padded(32).map_err(fail)?;
+                out.extend(sig.s().to_vec_padded(32).map_err(fail)?);
+                Ok(out)
+            }
+            Signer::Jose(signer) => Ok(signer.sign(input)?),
+        }
+    }
 }
 
 struct PublicKey {
@@ -107,12 +147,7 @@ impl KeyRing {
                 SigningAlg::EdDsa => Box::new(EdDSA.verifier_from_jwk(&public)?),
             };
             if k.kid == signing.kid {
-                let pem = pem.as_slice();
-                let signer: Box<dyn JwsSigner> = match alg {
-                    SigningAlg::Es256 => Box::new(ES256.signer_from_pem(pem)?),
-                    SigningAlg::Rs256 => Box::new(RS256.signer_from_pem(pem)?),
-                    SigningAlg::EdDsa => Box::new(EdDSA.signer_from_pem(pem)?),
-                };
+                let signer = Signer::new(alg, &pem)?;
                 let header = |typ: &str| {
                     b64url(
                         serde_json::json!({"alg": alg.as_str(), "typ": typ, "kid": k.kid})
@@ -400,6 +435,31 @@ mod tests {
                 r.verify_access_token(&id, "https://id.test", 50),
                 Err(TokenError::Unsupported)
             );
+        }
+    }
+
+    #[test]
+    fn es256_signatures_are_raw_r_and_s_that_josekit_verifies_from_jwks() {
+        let r = ring(SigningAlg::Es256);
+        let jwks: Value = serde_json::from_slice(&r.jwks()).unwrap();
+        let jwk = Jwk::from_map(jwks["keys"][0].as_object().unwrap().clone()).unwrap();
+        let verifier = ES256.verifier_from_jwk(&jwk).unwrap();
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..50 {
+            let t = r
+                .sign_access_token(&access("https://id.test", 100 + i))
+                .unwrap();
+            let (input, sig) = t.rsplit_once('.').unwrap();
+            let sig =
+                base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, sig)
+                    .unwrap();
+            // RFC 7518 3.4: R || S, 32 bytes each, whatever their leading zeros.
+            assert_eq!(sig.len(), 64);
+            verifier.verify(input.as_bytes(), &sig).unwrap();
+            let mut bad = sig.clone();
+            bad[63] ^= 1;
+            assert!(verifier.verify(input.as_bytes(), &bad).is_err());
+            assert!(seen.insert(sig), "ECDSA nonces must differ");
         }
     }
 

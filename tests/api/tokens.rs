@@ -457,6 +457,40 @@ async fn a_replayed_refresh_token_revokes_the_whole_family() {
         .any(|k| k == "refresh_replay"));
 }
 
+/// The signing happens before the rotation is written (outside SQLite's one writer), so
+/// uses of one token racing each other all pass the first look: the rotation must still
+/// let exactly one through and treat the rest as the replay they are.
+#[tokio::test]
+async fn the_same_refresh_token_sent_at_once_rotates_once_and_ends_the_family() {
+    let app = spawn_app().await;
+    let t = app.signup_tokens("customers-web", "race@example.com").await;
+    let r1 = s(&t, "refresh_token").to_owned();
+    let answers =
+        futures_util::future::join_all((0..8).map(|_| refresh(&app, "customers-web", &r1, &[])))
+            .await;
+    let mut winners = Vec::new();
+    for r in answers {
+        if r.status() == 200 {
+            winners.push(r.json::<serde_json::Value>().await.unwrap());
+        } else {
+            assert_eq!(oauth_error(r, 400).await, "invalid_grant");
+        }
+    }
+    assert_eq!(winners.len(), 1, "one rotation wins");
+    let w = &winners[0];
+    assert!(
+        !is_active(&app, s(w, "access_token")).await,
+        "the losers' replay ended the winner's family too"
+    );
+    let r = refresh(&app, "customers-web", s(w, "refresh_token"), &[]).await;
+    assert_eq!(oauth_error(r, 400).await, "invalid_grant");
+    assert!(app
+        .audit_kinds()
+        .await
+        .iter()
+        .any(|k| k == "refresh_replay"));
+}
+
 #[tokio::test]
 async fn a_long_lived_family_keeps_only_its_recent_rotated_tokens() {
     let app = spawn_app().await;
