@@ -72,6 +72,16 @@ pub fn get(db: &mut Db<'_>, code_hash: &str) -> Result<Option<CodeGrant>, StoreE
     )
 }
 
+/// Take the code's row lock for the rest of the transaction (PostgreSQL; SQLite's writer
+/// is alone anyway): replays racing each other take turns instead of deadlocking over the
+/// same revocations. False if the code is gone (another replay deleted it meanwhile).
+pub fn lock(db: &mut Db<'_>, code_hash: &str) -> Result<bool, StoreError> {
+    Ok(db.execute(
+        "UPDATE authorization_codes SET used_at = used_at WHERE code_hash = $1",
+        args![code_hash],
+    )? == 1)
+}
+
 /// Mark redeemed, recording the access token it bought. False if it was already used.
 pub fn mark_used(
     db: &mut Db<'_>,

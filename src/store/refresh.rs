@@ -116,6 +116,14 @@ pub fn prune_rotated(db: &mut Db<'_>, family_id: &str) -> Result<usize, StoreErr
     )
 }
 
+/// Take the token's row lock for the rest of the transaction (see `codes::lock`).
+pub fn lock(db: &mut Db<'_>, token_hash: &str) -> Result<bool, StoreError> {
+    Ok(db.execute(
+        "UPDATE refresh_tokens SET rotated_at = rotated_at WHERE token_hash = $1",
+        args![token_hash],
+    )? == 1)
+}
+
 /// Retire a token on use. False if it had already been rotated (a replay).
 pub fn mark_rotated(db: &mut Db<'_>, token_hash: &str, now: i64) -> Result<bool, StoreError> {
     Ok(db.execute(
@@ -136,11 +144,21 @@ fn revoke_access_tokens_of_family(db: &mut Db<'_>, family_id: &str) -> Result<()
 
 /// Revoke every token of a family and every access token issued with them.
 pub fn revoke_family(db: &mut Db<'_>, family_id: &str, now: i64) -> Result<usize, StoreError> {
-    revoke_access_tokens_of_family(db, family_id)?;
-    db.execute(
-        "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
-        args![family_id, now],
-    )
+    // Until a pass finds nothing left: on PostgreSQL a rotation of this family may commit
+    // while a pass waits on its row, and the successor it inserted is only visible to the
+    // next statement. A rotation that has not reached its row yet finds it revoked.
+    let mut total = 0;
+    loop {
+        revoke_access_tokens_of_family(db, family_id)?;
+        let n = db.execute(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
+            args![family_id, now],
+        )?;
+        if n == 0 {
+            return Ok(total);
+        }
+        total += n;
+    }
 }
 
 /// The families started from one authorization code (for code-replay revocation).

@@ -329,6 +329,34 @@ async fn a_replayed_code_is_refused_and_revokes_every_token_it_bought() {
     assert_eq!(replays.iter().filter(|k| *k == "code_replay").count(), 1);
 }
 
+/// Redemptions of one code racing each other (on PostgreSQL they run side by side): one
+/// wins, and the others are the replay they are, revoking what the code bought.
+#[tokio::test]
+async fn the_same_code_redeemed_at_once_is_used_once_and_revokes_what_it_bought() {
+    let app = spawn_app().await;
+    let (code, f) = app
+        .signup_code("customers-web", "code-race@example.com")
+        .await;
+    let answers = futures_util::future::join_all((0..8).map(|_| app.exchange(&f, &code))).await;
+    let mut winners = Vec::new();
+    for r in answers {
+        if r.status() == 200 {
+            winners.push(r.json::<serde_json::Value>().await.unwrap());
+        } else {
+            assert_eq!(oauth_error(r, 400).await, "invalid_grant");
+        }
+    }
+    assert_eq!(winners.len(), 1, "one redemption wins");
+    let w = &winners[0];
+    assert!(
+        !is_active(&app, s(w, "access_token")).await,
+        "the losers' replay revoked the winner's tokens"
+    );
+    let r = refresh(&app, "customers-web", s(w, "refresh_token"), &[]).await;
+    assert_eq!(oauth_error(r, 400).await, "invalid_grant");
+    assert!(app.audit_kinds().await.iter().any(|k| k == "code_replay"));
+}
+
 #[tokio::test]
 async fn a_code_needs_the_pkce_verifier_of_its_challenge() {
     let app = spawn_app().await;
@@ -489,6 +517,49 @@ async fn the_same_refresh_token_sent_at_once_rotates_once_and_ends_the_family() 
         .await
         .iter()
         .any(|k| k == "refresh_replay"));
+}
+
+/// A thief who stole a refresh token and rotates it in a tight loop, while the rightful
+/// client presents the old token: the replay must end every token the thief holds, even
+/// one whose rotation was committing while the family was being revoked.
+#[tokio::test]
+async fn a_replay_ends_the_family_even_while_a_thief_keeps_rotating_it() {
+    for round in 0..3 {
+        let app = spawn_app().await;
+        let t = app
+            .signup_tokens("customers-web", "thief@example.com")
+            .await;
+        let r1 = s(&t, "refresh_token").to_owned();
+        let stolen = ok_json(refresh(&app, "customers-web", &r1, &[]).await).await;
+        let mut held = s(&stolen, "refresh_token").to_owned();
+        let thief = async {
+            // Fewer rotations than a family keeps (10): an older token is forgotten, and
+            // presenting it is refused without ending the family (README, Security).
+            for _ in 0..8 {
+                let r = refresh(&app, "customers-web", &held, &[]).await;
+                if r.status() != 200 {
+                    break;
+                }
+                held = s(
+                    &r.json::<serde_json::Value>().await.unwrap(),
+                    "refresh_token",
+                )
+                .to_owned();
+            }
+        };
+        let rightful = async {
+            tokio::time::sleep(std::time::Duration::from_millis(4 * round)).await;
+            let r = refresh(&app, "customers-web", &r1, &[]).await;
+            assert_eq!(oauth_error(r, 400).await, "invalid_grant");
+        };
+        tokio::join!(thief, rightful);
+        let r = refresh(&app, "customers-web", &held, &[]).await;
+        assert_eq!(
+            oauth_error(r, 400).await,
+            "invalid_grant",
+            "the thief's newest token outlived the family"
+        );
+    }
 }
 
 #[tokio::test]

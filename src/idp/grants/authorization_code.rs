@@ -68,6 +68,9 @@ pub async fn exchange(
         };
         let minted = mint(&settings, &ring, grant, now)?;
         if !store::codes::mark_used(db, &req.code_hash, now, &minted.jti, minted.exp)? {
+            // Another redemption committed first: on PostgreSQL the two ran side by side
+            // and this one waited on the row. Look again: it is a replay like any other.
+            checked_code(db, &req, &client_id, now)?;
             return Err(invalid_grant("the code was already used"));
         }
         let refresh_token = match issues_refresh {
@@ -128,6 +131,11 @@ fn checked_code(
         (None, None) => {}
     }
     if g.used_at.is_some() {
+        // Replays racing each other take turns: the first revokes and deletes the code,
+        // the others then find nothing.
+        if !store::codes::lock(db, &req.code_hash)? {
+            return Err(invalid_grant("the code is invalid or expired"));
+        }
         revoke_what_it_bought(db, &g, &req.code_hash, client_id, now)?;
         return Err(invalid_grant("the code was already used"));
     }

@@ -65,6 +65,9 @@ pub async fn exchange(
         };
         let minted = mint(&settings, &ring, grant, now)?;
         if !store::refresh::mark_rotated(db, &hash, now)? {
+            // Another use committed first: on PostgreSQL the two ran side by side and
+            // this one waited on the row. Look again: a replay ends the family.
+            live_token(db, &hash, &client_id, now)?;
             return Err(invalid_grant("the refresh token was already used"));
         }
         store::refresh::prune_rotated(db, &g.family_id)?;
@@ -107,6 +110,14 @@ fn live_token(
         return Err(invalid_grant("the refresh token was revoked"));
     }
     if g.rotated_at.is_some() {
+        // Replays racing each other take turns: the first ends the family, the others
+        // then find the token revoked.
+        store::refresh::lock(db, hash)?;
+        let g = store::refresh::get(db, hash)?
+            .ok_or_else(|| invalid_grant("the refresh token is invalid"))?;
+        if g.revoked_at.is_some() {
+            return Err(invalid_grant("the refresh token was revoked"));
+        }
         let n = store::refresh::revoke_family(db, &g.family_id, now)?;
         let detail = format!("family {} revoked ({n} tokens)", g.family_id);
         let ev = audit::Event {
