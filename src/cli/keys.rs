@@ -16,7 +16,8 @@ pub enum KeysAction {
     /// Withdraw a compromised key at once: gone from JWKS, its tokens refused
     Retire {
         /// The key id (kid) to withdraw
-        #[arg(long)]
+        // Kids are random base64url and may begin with '-': still a value, not an option.
+        #[arg(long, allow_hyphen_values = true)]
         kid: String,
         /// Confirm that the key goes now, not after its tokens expire
         #[arg(long, required = true)]
@@ -95,4 +96,24 @@ pub fn run(action: KeysAction, out: &mut dyn std::io::Write) -> Result<(), Failu
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::KeysAction;
+    use crate::cli::{Cli, Command};
+
+    #[test]
+    fn a_kid_beginning_with_a_hyphen_is_a_value() {
+        let cli =
+            Cli::try_parse_from(["portico", "keys", "retire", "--now", "--kid", "-pXq3"]).unwrap();
+        match cli.command {
+            Command::Keys {
+                action: KeysAction::Retire { kid, .. },
+            } => assert_eq!(kid, "-pXq3"),
+            other => panic!("{other:?}"),
+        }
+    }
 }

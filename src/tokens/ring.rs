@@ -33,7 +33,7 @@ struct ActiveKey {
 
 /// How the active key signs. ES256, the default, signs the SHA-256 of the input with
 /// ECDSA directly: josekit's signer builds an OpenSSL 3 `EVP_DigestSign` context (a
-/// provider fetch) and DER-decodes the result on every token, about a sixth of a
+/// provider fetch) and DER-decodes the result on every token, about a tenth of a
 /// client_credentials request in the profile (README, Benchmarks). Same key, same
 /// JWS (RFC 7518 3.4: R and S as 32 big-endian bytes each); josekit verifies it.
 enum Signer {
