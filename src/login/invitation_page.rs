@@ -10,12 +10,12 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
+use super::link_form::LinkForm;
 use super::notice::notice;
 use super::verify_pages::TokenQuery;
 use crate::config::{Client, Connection};
 use crate::domain::{Email, Password};
 use crate::idp::invitations::{self, NewSession};
-use crate::idp::params::Params;
 use crate::idp::password_check::{self, PasswordCheck};
 use crate::idp::Refusal;
 use crate::state::AppState;
@@ -137,21 +137,15 @@ pub async fn accept(
     body: web::Bytes,
 ) -> HttpResponse {
     let s = &state.idp.settings();
-    let Ok(p) = Params::parse(&body) else {
+    let Some(form) = LinkForm::checked(&req, &state, s, &body, FORM) else {
         return PageError::bad_request(STALE_FORM).render(s);
     };
-    let field = |n: &str| p.one(n).ok().flatten().map(str::to_owned);
-    let (token, csrf) = (field("token").unwrap_or_default(), field("csrf"));
-    let https = s.issuer.is_https();
-    if cookies::form_csrf_ok(&req, &state.idp.secrets, https, FORM, csrf.as_deref()).is_none() {
-        return PageError::bad_request(STALE_FORM).render(s);
-    }
-    let csrf = csrf.unwrap_or_default();
+    let (token, csrf) = (form.field("token"), form.csrf.clone());
     let o = match opened(&state, &token).await {
         Ok(o) => o,
         Err(e) => return e.render(s),
     };
-    let password = Password::new(field("password").unwrap_or_default());
+    let password = Password::new(form.field("password"));
     let now = state.now();
     let accepted = if o.existing {
         let Ok(email) = Email::parse(&o.inv.email) else {

@@ -6,6 +6,7 @@
 
 mod form;
 pub mod invitation_page;
+mod link_form;
 pub mod login_page;
 mod notice;
 pub mod reset_pages;

@@ -11,6 +11,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use super::link_form::LinkForm;
 use super::notice::notice;
 use super::transaction::{finish, resume};
 use crate::config::{Client, Connection};
@@ -255,19 +256,12 @@ pub async fn submit(
     body: web::Bytes,
 ) -> HttpResponse {
     let s = &state.idp.settings();
-    let Ok(p) = Params::parse(&body) else {
+    let Some(form) = LinkForm::checked(&req, &state, s, &body, RESET) else {
         return PageError::bad_request(STALE_FORM).render(s);
     };
-    let field = |n: &str| p.one(n).ok().flatten().map(str::to_owned);
-    let https = s.issuer.is_https();
-    let csrf = field("csrf");
-    let Some(browser) =
-        cookies::form_csrf_ok(&req, &state.idp.secrets, https, RESET, csrf.as_deref())
-    else {
-        return PageError::bad_request(STALE_FORM).render(s);
-    };
-    let token = field("token").unwrap_or_default();
-    let password = Password::new(field("password").unwrap_or_default());
+    let browser = form.browser.clone();
+    let token = form.field("token");
+    let password = Password::new(form.field("password"));
     let done = match reset::complete(&state.idp, &token, &password, state.now()).await {
         Ok(d) => d,
         Err(Refusal::Invalid(why)) => {

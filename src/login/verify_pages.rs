@@ -10,13 +10,13 @@ use serde::Deserialize;
 use super::transaction::{finish, resume, submitted};
 use crate::idp::account::links;
 use crate::idp::account::verification::{self, Requested};
-use crate::idp::params::Params;
 use crate::idp::Refusal;
 use crate::state::AppState;
 use crate::store::{self, email_tokens::Purpose};
 use crate::web::cookies;
 use crate::web::page::{html, with_retry_after, Brand, PageError, STALE_FORM};
 
+use super::link_form::LinkForm;
 use super::notice::notice;
 
 const FORM: &str = "verify-email";
@@ -78,18 +78,11 @@ pub async fn confirm(
     body: web::Bytes,
 ) -> HttpResponse {
     let s = &state.idp.settings();
-    let Ok(p) = Params::parse(&body) else {
+    let Some(form) = LinkForm::checked(&req, &state, s, &body, FORM) else {
         return PageError::bad_request(STALE_FORM).render(s);
     };
-    let field = |n: &str| p.one(n).ok().flatten().map(str::to_owned);
-    let https = s.issuer.is_https();
-    let csrf = field("csrf");
-    let Some(browser) =
-        cookies::form_csrf_ok(&req, &state.idp.secrets, https, FORM, csrf.as_deref())
-    else {
-        return PageError::bad_request(STALE_FORM).render(s);
-    };
-    let token = field("token").unwrap_or_default();
+    let browser = form.browser.clone();
+    let token = form.field("token");
     let done = match verification::confirm(&state.idp, &token, state.now()).await {
         Ok(Some(d)) => d,
         Ok(None) => return PageError::from(Refusal::LinkInvalid).render(s),
