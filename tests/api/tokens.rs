@@ -329,6 +329,21 @@ async fn a_replayed_code_is_refused_and_revokes_every_token_it_bought() {
     assert_eq!(replays.iter().filter(|k| *k == "code_replay").count(), 1);
 }
 
+/// Of requests racing each other, exactly one is answered 200 (its body); every other
+/// one is `invalid_grant`.
+async fn the_one_winner(answers: Vec<reqwest::Response>, what: &str) -> Value {
+    let mut winners = Vec::new();
+    for r in answers {
+        if r.status() == 200 {
+            winners.push(r.json::<Value>().await.unwrap());
+        } else {
+            assert_eq!(oauth_error(r, 400).await, "invalid_grant");
+        }
+    }
+    assert_eq!(winners.len(), 1, "one {what} wins");
+    winners.remove(0)
+}
+
 /// Redemptions of one code racing each other (on PostgreSQL they run side by side): one
 /// wins, and the others are the replay they are, revoking what the code bought.
 #[tokio::test]
@@ -338,16 +353,7 @@ async fn the_same_code_redeemed_at_once_is_used_once_and_revokes_what_it_bought(
         .signup_code("customers-web", "code-race@example.com")
         .await;
     let answers = futures_util::future::join_all((0..8).map(|_| app.exchange(&f, &code))).await;
-    let mut winners = Vec::new();
-    for r in answers {
-        if r.status() == 200 {
-            winners.push(r.json::<serde_json::Value>().await.unwrap());
-        } else {
-            assert_eq!(oauth_error(r, 400).await, "invalid_grant");
-        }
-    }
-    assert_eq!(winners.len(), 1, "one redemption wins");
-    let w = &winners[0];
+    let w = &the_one_winner(answers, "redemption").await;
     assert!(
         !is_active(&app, s(w, "access_token")).await,
         "the losers' replay revoked the winner's tokens"
@@ -496,16 +502,7 @@ async fn the_same_refresh_token_sent_at_once_rotates_once_and_ends_the_family() 
     let answers =
         futures_util::future::join_all((0..8).map(|_| refresh(&app, "customers-web", &r1, &[])))
             .await;
-    let mut winners = Vec::new();
-    for r in answers {
-        if r.status() == 200 {
-            winners.push(r.json::<serde_json::Value>().await.unwrap());
-        } else {
-            assert_eq!(oauth_error(r, 400).await, "invalid_grant");
-        }
-    }
-    assert_eq!(winners.len(), 1, "one rotation wins");
-    let w = &winners[0];
+    let w = &the_one_winner(answers, "rotation").await;
     assert!(
         !is_active(&app, s(w, "access_token")).await,
         "the losers' replay ended the winner's family too"
